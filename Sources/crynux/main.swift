@@ -1,1 +1,146 @@
-print("crynux")
+import ArgumentParser
+import CrynuxSDK
+import Foundation
+
+/// The `crynux` command: parses arguments, then calls CrynuxSDK.
+struct Crynux: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crynux",
+        abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
+        subcommands: [Tools.self, Wallet.self])
+}
+
+struct Tools: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Protocol tools: canonical JSON, relay signatures, commitments, VRF, Keccak, task-args checks.",
+        subcommands: [CanonicalJSONCommand.self, Sign.self, Recover.self, Commitment.self, VRF.self, VRFVerify.self, Keccak.self, ValidateTask.self])
+}
+
+struct CanonicalJSONCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "canonical-json", abstract: "JSON on stdin → the relay's canonical form.")
+    func run() throws { try emit(ProtocolTools.canonicalJSON(input: readStdin())) }
+}
+
+struct Sign: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "JSON request body on stdin → the relay signature (0x + r‖s‖v).")
+    @Option(help: "Private key, 64 hex digits (0x optional).") var key: String
+    @Option(help: "Unix timestamp in seconds.") var timestamp: Int64
+    func run() throws { try emit(ProtocolTools.sign(input: readStdin(), privateKeyHex: key, timestamp: timestamp)) }
+}
+
+struct Recover: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "JSON request body on stdin → the EIP-55 address that signed it.")
+    @Option(help: "Unix timestamp in seconds.") var timestamp: Int64
+    @Option(help: "Signature, 0x + 130 hex digits.") var signature: String
+    func run() throws { try emit(ProtocolTools.recover(input: readStdin(), timestamp: timestamp, signature: signature)) }
+}
+
+struct Commitment: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "keccak256(task_id ‖ nonce); with no options, a random task id, nonce and commitment.")
+    @Option(name: .customLong("task-id"), help: "Task id, 32 bytes of hex.") var taskID: String?
+    @Option(help: "Nonce, 32 bytes of hex.") var nonce: String?
+    func run() throws { try emit(ProtocolTools.commitment(taskIDHex: taskID, nonceHex: nonce)) }
+}
+
+struct VRF: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "ECVRF proof of --alpha with --key, and whether it selects validation.")
+    @Option(help: "Private key, 64 hex digits.") var key: String
+    @Option(help: "VRF input as hex (for Crynux: the task's 32-byte sampling_seed).") var alpha: String
+    func run() throws { try emit(ProtocolTools.vrfProve(privateKeyHex: key, alphaHex: alpha)) }
+}
+
+struct VRFVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "vrf-verify", abstract: "Verify an ECVRF proof; prints beta.")
+    @Option(name: .customLong("public-key"), help: "Public key: 64-byte X‖Y, or 33/65-byte SEC1, as hex.") var publicKey: String
+    @Option(help: "VRF input as hex.") var alpha: String
+    @Option(help: "The 81-byte proof as hex.") var pi: String
+    func run() throws { try emit(ProtocolTools.vrfVerify(publicKeyHex: publicKey, alphaHex: alpha, piHex: pi)) }
+}
+
+struct Keccak: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Keccak-256 of stdin's bytes, or of --hex.")
+    @Option(help: "Hash these bytes (hex) instead of stdin.") var hex: String?
+    func run() throws { try emit(ProtocolTools.keccak(input: hex == nil ? readStdin() : [], hex: hex)) }
+}
+
+struct ValidateTask: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate-task", abstract: "Task args JSON on stdin → checked against the v3.1.0 schema, printed as sent.")
+    @Option(help: "llm, sd or sd-finetune.") var type: String
+    func run() throws { try emit(ProtocolTools.validateTask(input: readStdin(), type: type)) }
+}
+
+struct PasswordOptions: ParsableArguments {
+    @Option(name: .customLong("password-file"), help: "Read the password from the first line of this file (else CRYNUX_WALLET_PASSWORD).")
+    var passwordFile: String?
+
+    func password() throws -> String {
+        try WalletTools.password(file: passwordFile, environment: ProcessInfo.processInfo.environment["CRYNUX_WALLET_PASSWORD"])
+    }
+}
+
+struct KDFOptions: ParsableArguments {
+    @Option(name: .customLong("scrypt-n"), help: "scrypt cost N, a power of two (default 262144, as geth).")
+    var scryptN: Int = 262_144
+    var kdf: KeystoreKDF { .scrypt(n: scryptN, r: 8, p: 1) }
+}
+
+struct Wallet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encrypted keystores (Web3 Secret Storage v3) that any Ethereum wallet opens.", subcommands: [New.self, Address.self, Import.self])
+
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a random key in a new keystore; prints its address.")
+        @Option(help: "Where to write the keystore (never overwritten).") var keystore: String
+        @OptionGroup var password: PasswordOptions
+        @OptionGroup var kdf: KDFOptions
+        func run() throws {
+            try emit(WalletTools.create(keystorePath: keystore, password: try password.password(), kdf: kdf.kdf))
+        }
+    }
+
+    struct Address: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a keystore's address (decrypted and checked when a password is given).")
+        @Option(help: "The keystore file.") var keystore: String
+        @OptionGroup var password: PasswordOptions
+        func run() throws {
+            let pw = password.passwordFile != nil || ProcessInfo.processInfo.environment["CRYNUX_WALLET_PASSWORD"] != nil
+            try emit(WalletTools.address(keystorePath: keystore, password: pw ? try password.password() : nil))
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Encrypt an existing private key read from stdin (hex) into a new keystore.")
+        @Option(help: "Where to write the keystore (never overwritten).") var keystore: String
+        @OptionGroup var password: PasswordOptions
+        @OptionGroup var kdf: KDFOptions
+        func run() throws {
+            let hex = String(decoding: try readStdin(), as: UTF8.self)
+            try emit(WalletTools.importKey(hexText: hex, keystorePath: keystore, password: try password.password(), kdf: kdf.kdf))
+        }
+    }
+}
+
+/// Standard input, bounded so a runaway pipe cannot exhaust memory.
+func readStdin(limit: Int = 64 << 20) throws -> [UInt8] {
+    let data = FileHandle.standardInput.readDataToEndOfFile()
+    guard data.count <= limit else { throw ToolError("stdin is larger than \(limit >> 20) MiB") }
+    return Array(data)
+}
+
+func emit(_ text: String) { print(text) }
+
+// Bad input of any kind exits with status 2 and one line on stderr; --help and --version exit normally.
+do {
+    var command = try Crynux.parseAsRoot()
+    try command.run()
+} catch let error as ToolError {
+    FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+    exit(2)
+} catch {
+    if Crynux.exitCode(for: error) == .success { Crynux.exit(withError: error) }  // --help, --version
+    let message = Crynux.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+    FileHandle.standardError.write(Data("error: \(message) (see --help)\n".utf8))
+    exit(2)
+}

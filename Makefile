@@ -1,0 +1,27 @@
+# The two commands a newcomer runs: `make serve` (the main job) and `make test`.
+# Both install what they need first (Debian packages via scripts/install-deps.sh, then the Swift build).
+SHELL := /bin/bash
+SWIFT ?= swift
+
+.PHONY: setup build test serve clean
+
+setup:
+	@scripts/install-deps.sh
+
+build: setup
+	$(SWIFT) build
+
+# Builds everything (failing on any warning in our own code), runs the Swift test suites, then checks
+# the command-line tools against every golden vector.
+test: setup
+	@scripts/build-checked.sh $(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	python3 scripts/cli-vectors.py "$$($(SWIFT) build --show-bin-path)/crynux"
+
+serve: build
+	@echo "make serve: the Bridge on the embedded local network is not built yet." >&2
+	@echo "What exists today is the SDK foundation and the protocol tools: try '$$($(SWIFT) build --show-bin-path)/crynux tools --help'." >&2
+	@exit 1
+
+clean:
+	rm -rf .build

@@ -1,0 +1,165 @@
+import Foundation
+
+/// The protocol tools behind `crynux tools …`: each takes the command's raw inputs and returns what it
+/// prints, or throws a `ToolError` whose message is the one line shown to the user.
+public enum ProtocolTools {
+    /// Canonical JSON of a JSON document.
+    public static func canonicalJSON(input: [UInt8]) throws(ToolError) -> String {
+        try CanonicalJSON.encode(parse(input))
+    }
+
+    /// The relay signature of a JSON request body at `timestamp`.
+    public static func sign(input: [UInt8], privateKeyHex: String, timestamp: Int64) throws(ToolError) -> String {
+        let key = try wallet { () throws(WalletError) in try PrivateKey(hex: privateKeyHex) }
+        return RelaySigner(key: key).signature(for: try parse(input), timestamp: timestamp)
+    }
+
+    /// The EIP-55 address that signed a JSON request body at `timestamp`.
+    public static func recover(input: [UInt8], timestamp: Int64, signature: String) throws(ToolError) -> String {
+        let canonical = CanonicalJSON.encode(try parse(input))
+        return try wallet { () throws(WalletError) in
+            try RelaySignatureVerifier.recoverAddress(canonical: canonical, timestamp: timestamp, signature: signature)
+        }.checksummed
+    }
+
+    /// The commitment of a task id and nonce; with neither given, a fresh random triple as JSON.
+    public static func commitment(taskIDHex: String?, nonceHex: String?) throws(ToolError) -> String {
+        switch (taskIDHex, nonceHex) {
+        case (let id?, let nonce?):
+            do { return try TaskIdentity(taskIDHex: id, nonceHex: nonce).commitmentHex } catch { throw ToolError(error.message) }
+        case (nil, nil):
+            let identity = TaskIdentity.random()
+            return CanonicalJSON.encode(.object([
+                JSONMember("task_id", .string(identity.taskIDHex)), JSONMember("nonce", .string(identity.nonceHex)),
+                JSONMember("task_id_commitment", .string(identity.commitmentHex)),
+            ]))
+        default:
+            throw ToolError("give both --task-id and --nonce, or neither for a random task identity")
+        }
+    }
+
+    /// A VRF proof as `{"beta":…,"needs_validation":…,"pi":…}` (hex without `0x`).
+    public static func vrfProve(privateKeyHex: String, alphaHex: String) throws(ToolError) -> String {
+        guard let alpha = Hex.decode(alphaHex.trimmingWhitespace) else { throw ToolError("--alpha is not hex") }
+        let proof = try wallet { () throws(WalletError) in try ECVRF.prove(key: try PrivateKey(hex: privateKeyHex), alpha: alpha) }
+        return CanonicalJSON.encode(.object([
+            JSONMember("pi", .string(Hex.encode(proof.pi))), JSONMember("beta", .string(Hex.encode(proof.beta))),
+            JSONMember("needs_validation", .bool(proof.needsValidation)),
+        ]))
+    }
+
+    /// Verifies a VRF proof and prints `{"beta":…,"needs_validation":…}`; a bad proof is an error.
+    public static func vrfVerify(publicKeyHex: String, alphaHex: String, piHex: String) throws(ToolError) -> String {
+        guard let alpha = Hex.decode(alphaHex.trimmingWhitespace) else { throw ToolError("--alpha is not hex") }
+        guard let pi = Hex.decode(piHex.trimmingWhitespace) else { throw ToolError("--pi is not hex") }
+        guard let pk = Hex.decode(publicKeyHex.trimmingWhitespace) else { throw ToolError("--public-key is not hex") }
+        let beta = try wallet { () throws(WalletError) in try ECVRF.verify(publicKey: try PublicKey(bytes: pk), alpha: alpha, pi: pi) }
+        return CanonicalJSON.encode(.object([
+            JSONMember("beta", .string(Hex.encode(beta))), JSONMember("needs_validation", .bool(ECVRF.needsValidation(beta: beta))),
+        ]))
+    }
+
+    /// Keccak-256 of raw bytes, or of the bytes written as `hex`.
+    public static func keccak(input: [UInt8], hex: String?) throws(ToolError) -> String {
+        if let hex {
+            guard let bytes = Hex.decode(hex.trimmingWhitespace) else { throw ToolError("--hex is not whole bytes of hex") }
+            return Hex.encode(Keccak256.hash(bytes), prefix: true)
+        }
+        return Hex.encode(Keccak256.hash(input), prefix: true)
+    }
+
+    /// Checks task arguments of `type` (`llm`, `sd` or `sd-finetune`) and prints them as the network's JSON.
+    public static func validateTask(input: [UInt8], type: String) throws(ToolError) -> String {
+        do {
+            switch type {
+            case "llm", "gpt":
+                let args = try GPTTaskArgs(json: input)
+                try args.validate()
+                return args.jsonString
+            case "sd":
+                let args = try SDTaskArgs(json: input)
+                try args.validate()
+                return args.jsonString
+            case "sd-finetune", "sd-finetune-lora":
+                let args = try FinetuneLoraTaskArgs(json: input)
+                try args.validate()
+                return args.jsonString
+            default:
+                throw ToolError("--type must be llm, sd or sd-finetune")
+            }
+        } catch let error as TaskArgsError {
+            throw ToolError("invalid task arguments: \(error)")
+        } catch let error as ToolError {
+            throw error
+        } catch {
+            throw ToolError("\(error)")
+        }
+    }
+
+    static func parse(_ input: [UInt8]) throws(ToolError) -> JSONValue {
+        do { return try JSONValue.parse(input) } catch { throw ToolError(error.description) }
+    }
+
+    static func wallet<T>(_ body: () throws(WalletError) -> T) throws(ToolError) -> T {
+        do { return try body() } catch { throw ToolError(error.message) }
+    }
+}
+
+/// The wallet commands behind `crynux wallet …`.
+public enum WalletTools {
+    /// Reads the password from `passwordFile` (its first line) or, failing that, from `environmentPassword`.
+    public static func password(file passwordFile: String?, environment environmentPassword: String?) throws(ToolError) -> String {
+        if let passwordFile {
+            guard let data = FileManager.default.contents(atPath: passwordFile) else {
+                throw ToolError("cannot read the password file \(passwordFile)")
+            }
+            var text = String(decoding: data, as: UTF8.self)
+            if let newline = text.firstIndex(where: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) { text = String(text[..<newline]) }
+            return text
+        }
+        if let environmentPassword { return environmentPassword }
+        throw ToolError("no password: pass --password-file FILE or set CRYNUX_WALLET_PASSWORD")
+    }
+
+    /// Creates a new random key, writes it encrypted to `keystorePath` and returns its address.
+    public static func create(keystorePath: String, password: String, kdf: KeystoreKDF) throws(ToolError) -> String {
+        try store(PrivateKey.generate(), at: keystorePath, password: password, kdf: kdf)
+    }
+
+    /// Encrypts an existing key (hex text) into `keystorePath` and returns its address.
+    public static func importKey(hexText: String, keystorePath: String, password: String, kdf: KeystoreKDF) throws(ToolError) -> String {
+        let key = try ProtocolTools.wallet { () throws(WalletError) in try PrivateKey(hex: hexText) }
+        return try store(key, at: keystorePath, password: password, kdf: kdf)
+    }
+
+    /// The keystore's address: decrypted and checked when a password is given, else the file's `address` field.
+    public static func address(keystorePath: String, password: String?) throws(ToolError) -> String {
+        let keystore = try ProtocolTools.wallet { () throws(WalletError) in try Keystore.read(from: keystorePath) }
+        if let password {
+            return try ProtocolTools.wallet { () throws(WalletError) in try keystore.decrypt(password: password) }.address.checksummed
+        }
+        guard let address = keystore.address else {
+            throw ToolError("the keystore has no address field; give the password to decrypt it")
+        }
+        return address.checksummed
+    }
+
+    static func store(_ key: PrivateKey, at path: String, password: String, kdf: KeystoreKDF) throws(ToolError) -> String {
+        // Checked before the (slow) key derivation; Keystore.write refuses to replace a file in any case.
+        guard !FileManager.default.fileExists(atPath: path) else { throw ToolError("\(path) already exists; not overwriting a keystore") }
+        try ProtocolTools.wallet { () throws(WalletError) in
+            try Keystore.encrypt(key, password: password, kdf: kdf).write(to: path)
+        }
+        return key.address.checksummed
+    }
+}
+
+/// A command-line tool failure: one line for the user, exit code 2.
+public struct ToolError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The message.
+    public var message: String
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+    /// The message.
+    public var description: String { message }
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Runs the `crynux` binary against every golden vector in Tests/CrynuxSDKTests/Fixtures.
+
+Usage: scripts/cli-vectors.py PATH/TO/crynux
+Prints one line per failure and a closing 'N passed, N failed' line; exits 1 on any failure.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+binary = sys.argv[1]
+fixtures = os.path.join(os.path.dirname(__file__), "..", "Tests", "CrynuxSDKTests", "Fixtures")
+passed = failed = 0
+
+
+def run(args, stdin=b"", env=None):
+    p = subprocess.run([binary, *args], input=stdin, capture_output=True, env=env, timeout=300)
+    return p.returncode, p.stdout.decode().rstrip("\n"), p.stderr.decode()
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def cases(name):
+    with open(os.path.join(fixtures, name + ".json"), encoding="utf-8") as f:
+        return json.load(f)["cases"]
+
+
+for c in cases("relay-signing"):
+    # The input as written in the vector file (Python keeps key order and number text close enough:
+    # floats are re-serialised with repr, which round-trips to the same float64 the relay sees).
+    body = json.dumps(c["input"], ensure_ascii=False).encode()
+    rc, out, err = run(["tools", "canonical-json"], body)
+    check(f"canonical-json {c['name']}", rc == 0 and out == c["canonical"], out or err)
+    rc, out, err = run(["tools", "sign", "--key", c["private_key"], "--timestamp", str(c["timestamp"])], body)
+    check(f"sign {c['name']}", rc == 0 and out == c["signature"], out or err)
+    rc, out, err = run(["tools", "recover", "--timestamp", str(c["timestamp"]), "--signature", c["signature"]], body)
+    check(f"recover {c['name']}", rc == 0 and out == c["address"], out or err)
+    rc, out, err = run(["tools", "keccak"], c["message"].encode())
+    check(f"keccak {c['name']}", rc == 0 and out == c["keccak"], out or err)
+
+for c in cases("commitment"):
+    rc, out, err = run(["tools", "commitment", "--task-id", c["task_id"], "--nonce", c["nonce"]])
+    check(f"commitment {c['task_id'][:10]}", rc == 0 and out == c["task_id_commitment"], out or err)
+
+for i, c in enumerate(cases("vrf")):
+    rc, out, err = run(["tools", "vrf", "--key", c["sk"], "--alpha", c["alpha"]])
+    want = {"pi": c["pi"], "beta": c["beta"], "needs_validation": c["needs_validation"]}
+    check(f"vrf #{i}", rc == 0 and json.loads(out or "null") == want, out or err)
+    rc, out, err = run(["tools", "vrf-verify", "--public-key", c["pk_uncompressed_64"], "--alpha", c["alpha"], "--pi", c["pi"]])
+    check(f"vrf-verify #{i}", rc == 0 and json.loads(out or "null")["beta"] == c["beta"], out or err)
+
+with tempfile.TemporaryDirectory() as tmp:
+    for i, c in enumerate(cases("keystore")):
+        path = os.path.join(tmp, f"ks{i}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(c["keystore"], f)
+        pw = os.path.join(tmp, f"pw{i}")
+        with open(pw, "w", encoding="utf-8") as f:
+            f.write(c["password"] + "\n")
+        rc, out, err = run(["wallet", "address", "--keystore", path, "--password-file", pw])
+        check(f"keystore #{i} ({c['kdf']})", rc == 0 and out == c["address"], out or err)
+    with open(os.path.join(tmp, "wrong"), "w") as f:
+        f.write("wrong password\n")
+    rc, out, err = run(["wallet", "address", "--keystore", os.path.join(tmp, "ks0.json"), "--password-file", os.path.join(tmp, "wrong")])
+    check("keystore wrong password", rc == 2 and "wrong password" in err and err.count("\n") == 1, err)
+    env = dict(os.environ, CRYNUX_WALLET_PASSWORD="round trip")
+    new = os.path.join(tmp, "new.json")
+    rc, address, err = run(["wallet", "new", "--keystore", new, "--scrypt-n", "1024"], env=env)
+    rc2, out, err2 = run(["wallet", "address", "--keystore", new], env=env)
+    check("wallet new/address round trip", rc == 0 and rc2 == 0 and out == address and address.startswith("0x"), err + err2)
+    key = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+    rc, out, err = run(["wallet", "import", "--keystore", os.path.join(tmp, "imp.json"), "--scrypt-n", "1024"], (key + "\n").encode(), env=env)
+    check("wallet import", rc == 0 and out == "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23", out or err)
+
+# Bad input: exit code 2 and exactly one line on stderr.
+bad = [
+    (["tools", "canonical-json"], b'{"a":'),
+    (["tools", "sign", "--key", "0x" + "ab" * 31, "--timestamp", "1"], b"{}"),
+    (["tools", "sign", "--key", "0x" + "ab" * 32, "--timestamp", "1"], b"not json"),
+    (["tools", "recover", "--timestamp", "1", "--signature", "0x1234"], b"{}"),
+    (["tools", "recover", "--timestamp", "1", "--signature", "0x" + "00" * 65], b"{}"),
+    (["tools", "commitment", "--task-id", "0x11", "--nonce", "0x22"], b""),
+    (["tools", "vrf", "--key", "0x" + "00" * 32, "--alpha", "00"], b""),
+    (["tools", "keccak", "--hex", "xyz"], b""),
+    (["tools", "sign", "--timestamp", "1"], b"{}"),
+    (["tools", "validate-task", "--type", "llm"], b'{"model":"","messages":[]}'),
+]
+for args, stdin in bad:
+    rc, out, err = run(args, stdin)
+    check(f"bad input {' '.join(args)}", rc == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: "), f"rc={rc} {err!r}")
+
+print(f"cli vectors: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
