@@ -72,3 +72,21 @@ import Testing
         }
     }
 }
+
+@Suite struct EncodableSigningTests {
+    struct AbortInput: Encodable {
+        var taskIDCommitment: String
+        var abortReason: Int
+        enum CodingKeys: String, CodingKey {
+            case taskIDCommitment = "task_id_commitment"
+            case abortReason = "abort_reason"
+        }
+    }
+
+    @Test func typedInputSignsLikeTheVector() throws {
+        let c = try #require(try Fixture.cases("relay-signing").first { $0.string("name") == "abort_task_creator_cancelled" })
+        let input = AbortInput(taskIDCommitment: try #require(c["input"]?["task_id_commitment"]?.stringValue), abortReason: 7)
+        let signer = RelaySigner(key: try PrivateKey(hex: c.string("private_key")))
+        #expect(try signer.signature(for: input, timestamp: Int64(try #require(c["timestamp"]?.doubleValue))) == c.string("signature"))
+    }
+}

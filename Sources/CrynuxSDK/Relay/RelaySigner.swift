@@ -36,7 +36,7 @@ public struct RelaySigner: Sendable {
 
     /// Signs an `Encodable` input object, encoded to JSON and then canonicalised as the relay does.
     public func signature<Input: Encodable>(for input: Input, timestamp: Int64) throws -> String {
-        signature(for: try JSONValue(encoding: input), timestamp: timestamp)
+        signature(for: try JSONValueEncoder().encode(input), timestamp: timestamp)
     }
 }
 
@@ -73,14 +73,5 @@ public enum RelaySignatureVerifier {
         guard signer.checksummed == expectedAddress else {
             throw WalletError(.signerMismatch, "the request is signed by \(signer), not \(expectedAddress)")
         }
-    }
-}
-
-extension JSONValue {
-    /// The JSON value of an `Encodable`, through `JSONEncoder`.
-    public init<Value: Encodable>(encoding value: Value) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        self = try JSONValue.parse(Array(try encoder.encode(value)))
     }
 }

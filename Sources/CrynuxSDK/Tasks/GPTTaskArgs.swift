@@ -223,8 +223,7 @@ public enum MessageContent: Codable, Sendable, Hashable {
     /// Decodes a string or a list of blocks.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let blocks = try? c.decode([JSONValue].self) {
-            _ = blocks
+        if (try? c.decode([JSONValue].self)) != nil {
             self = .blocks(try c.decode([ContentBlock].self))
         } else if let text = try? c.decode(String.self) {
             self = .text(text)
