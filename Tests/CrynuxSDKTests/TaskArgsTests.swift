@@ -225,3 +225,33 @@ func withoutNulls(_ v: JSONValue) -> JSONValue {
         #expect(sd.modelIDs.map(\.description) == ["base:runwayml/stable-diffusion-v1-5", "lora:l", "controlnet:c+fp16"])
     }
 }
+
+@Suite struct TaskArgsDefaultsTests {
+    @Test func sdDefaultsMatchTheWorkersFullSerialisation() throws {
+        // pydantic v3.1.0: InferenceTaskArgs.model_validate({...}).model_dump_json() (nulls dropped).
+        let worker = #"{"version":"2.5.0","base_model":{"name":"m","variant":null},"dtype":"auto","unet":"","prompt":"p","negative_prompt":"","task_config":{"image_width":512,"image_height":512,"steps":1,"seed":0,"num_images":6,"safety_checker":true,"cfg":5.0},"lora":null,"controlnet":null,"scheduler":{"method":"DPMSolverMultistepScheduler","args":null},"vae":"","refiner":null,"textual_inversion":""}"#
+        let ours = try SDTaskArgs(json: #"{"base_model":{"name":"m"},"prompt":"p","task_config":{}}"#).withDefaults()
+        try ours.validate()
+        #expect(CanonicalJSON.encode(withoutNulls(ours.jsonValue)) == CanonicalJSON.encode(withoutNulls(try JSONValue.parse(worker))))
+        let sub = SDTaskArgs(
+            baseModel: .name("m"), prompt: "p", lora: SDLoraArgs(model: "l"), controlnet: SDControlNetArgs(model: "c"),
+            refiner: SDRefinerArgs(model: "r")).withDefaults()
+        #expect(sub.lora == SDLoraArgs(model: "l", weightFileName: "", weight: 100))
+        #expect(sub.controlnet?.weight == 70 && sub.refiner?.denoisingCutoff == 80 && sub.refiner?.steps == 20)
+    }
+
+    @Test func finetuneDefaultsMatchTheWorkersFullSerialisation() throws {
+        let worker = #"{"model":{"name":"m","variant":null,"revision":"main"},"dataset":{"url":null,"name":"d","config_name":null,"image_column":"image","caption_column":"text"},"validation":{"prompt":null,"num_images":4},"train_args":{"learning_rate":0.0001,"batch_size":16,"gradient_accumulation_steps":1,"prediction_type":null,"max_grad_norm":1.0,"num_train_epochs":1,"num_train_steps":null,"max_train_epochs":1,"max_train_steps":null,"scale_lr":true,"resolution":512,"noise_offset":0.0,"snr_gamma":null,"lr_scheduler":{"lr_scheduler":"constant","lr_warmup_steps":500},"adam_args":{"beta1":0.9,"beta2":0.999,"weight_decay":0.01,"epsilon":1e-08}},"lora":{"rank":8,"init_lora_weights":true,"target_modules":null},"transforms":{"center_crop":false,"random_flip":false},"dataloader_num_workers":0,"mixed_precision":"no","seed":0,"checkpoint":null,"version":"2.5.0"}"#
+        let ours = try FinetuneLoraTaskArgs(json: #"{"model":{"name":"m"},"dataset":{"name":"d"},"validation":{},"train_args":{"adam_args":{"beta1":0.8}}}"#).withDefaults()
+        try ours.validate()
+        var expected = try JSONValue.parse(worker)
+        expected = try JSONValue.parse(CanonicalJSON.encode(expected).replacingOccurrences(of: #""beta1":0.9"#, with: #""beta1":0.8"#))
+        #expect(CanonicalJSON.encode(withoutNulls(ours.jsonValue)) == CanonicalJSON.encode(withoutNulls(expected)))
+    }
+
+    @Test func gptDefaults() throws {
+        let args = try GPTTaskArgs(json: #"{"model":"m","messages":[]}"#)
+        #expect(args.withDefaults().jsonString == #"{"model":"m","messages":[],"seed":0,"dtype":"auto"}"#)
+        #expect(args.resolvedMaxNewTokens == 256 && args.resolvedNumReturnSequences == 1)
+    }
+}

@@ -80,6 +80,13 @@ import Testing
         #expect(Hex.encode(out) == expected)
     }
 
+    // RFC 7914's fourth vector needs 1 GiB and about 80 s in a debug build: run with CRYNUX_SLOW_TESTS=1.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CRYNUX_SLOW_TESTS"] != nil))
+    func rfc7914OneGiB() throws {
+        let out = try Scrypt.derive(password: Array("pleaseletmein".utf8), salt: Array("SodiumChloride".utf8), n: 1 << 20, r: 8, p: 1, length: 64)
+        #expect(Hex.encode(out) == "2101cb9b6a511aaeaddbbe09cf70f881ec568d574a2ffd4dabe5ee9820adaa478e56fd8f4ba5d09ffa1c6d927c40f4c337304049e8a952fbcbf45c6fa77a41a4")
+    }
+
     @Test func rfc7914PBKDF2() {
         #expect(Hex.encode(Scrypt.pbkdf2(password: Array("passwd".utf8), salt: Array("salt".utf8), length: 64)) == "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783")
     }
