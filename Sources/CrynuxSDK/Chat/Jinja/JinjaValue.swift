@@ -1,0 +1,265 @@
+import Foundation
+
+/// A runtime value of the template language, with Python's semantics for the operations templates use.
+enum JinjaValue: Sendable {
+    /// Jinja2's default `Undefined`; the hint is the message raised when it is used in a way that fails.
+    case undefined(String)
+    case none
+    case bool(Bool)
+    case int(Int)
+    case float(Double)
+    case string(String)
+    case list([JinjaValue])
+    case tuple([JinjaValue])
+    case dict(JinjaDict)
+    case namespace(JinjaNamespace)
+    case function(JinjaFunction)
+    /// A rendered macro result or `safe` string (behaves as a string).
+    case markup(String)
+
+    static func undefinedName(_ name: String) -> JinjaValue { .undefined("'\(name)' is undefined") }
+
+    var isUndefined: Bool { if case .undefined = self { return true } else { return false } }
+
+    /// Python's type name, for error messages.
+    var typeName: String {
+        switch self {
+        case .undefined: return "Undefined"
+        case .none: return "NoneType"
+        case .bool: return "bool"
+        case .int: return "int"
+        case .float: return "float"
+        case .string, .markup: return "str"
+        case .list: return "list"
+        case .tuple: return "tuple"
+        case .dict: return "dict"
+        case .namespace: return "Namespace"
+        case .function: return "function"
+        }
+    }
+
+    /// Jinja's `object_type_repr`, as used in undefined hints: `dict object`, `list object`, `None`.
+    var objectTypeRepr: String {
+        switch self {
+        case .none: return "None"
+        case .undefined: return "jinja2.runtime.Undefined object"
+        case .namespace: return "jinja2.utils.Namespace object"
+        default: return "\(typeName) object"
+        }
+    }
+
+    /// Python truthiness.
+    var truthy: Bool {
+        switch self {
+        case .undefined, .none: return false
+        case .bool(let b): return b
+        case .int(let i): return i != 0
+        case .float(let d): return d != 0
+        case .string(let s), .markup(let s): return !s.isEmpty
+        case .list(let a), .tuple(let a): return !a.isEmpty
+        case .dict(let d): return !d.isEmpty
+        case .namespace, .function: return true
+        }
+    }
+
+    var stringValue: String? {
+        switch self {
+        case .string(let s), .markup(let s): return s
+        default: return nil
+        }
+    }
+
+    /// Python's `str()`.
+    var str: String {
+        switch self {
+        case .undefined: return ""
+        case .string(let s), .markup(let s): return s
+        default: return repr
+        }
+    }
+
+    /// Python's `repr()`.
+    var repr: String {
+        switch self {
+        case .undefined: return ""
+        case .none: return "None"
+        case .bool(let b): return b ? "True" : "False"
+        case .int(let i): return String(i)
+        case .float(let d): return pythonFloatRepr(d)
+        case .string(let s), .markup(let s): return pythonStringRepr(s)
+        case .list(let a): return "[" + a.map(\.repr).joined(separator: ", ") + "]"
+        case .tuple(let a): return a.count == 1 ? "(" + a[0].repr + ",)" : "(" + a.map(\.repr).joined(separator: ", ") + ")"
+        case .dict(let d): return "{" + d.entries.map { $0.key.repr + ": " + $0.value.repr }.joined(separator: ", ") + "}"
+        case .namespace(let ns): return "<Namespace " + JinjaValue.dict(ns.snapshot).repr + ">"
+        case .function(let f): return "<function \(f.name)>"
+        }
+    }
+
+    /// The items of an iterable, or nil if it is not iterable (Python's `iter()`).
+    var iterationItems: [JinjaValue]? {
+        switch self {
+        case .undefined: return []
+        case .list(let a), .tuple(let a): return a
+        case .dict(let d): return d.entries.map(\.key)
+        case .string(let s), .markup(let s): return s.unicodeScalars.map { .string(String($0)) }
+        default: return nil
+        }
+    }
+
+    /// Python `==`.
+    static func equal(_ a: JinjaValue, _ b: JinjaValue) -> Bool {
+        switch (a, b) {
+        case (.undefined, .undefined), (.none, .none): return true
+        case (.string(let x), .string(let y)), (.string(let x), .markup(let y)), (.markup(let x), .string(let y)), (.markup(let x), .markup(let y)):
+            return x.unicodeScalars.elementsEqual(y.unicodeScalars)
+        case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
+        case (.dict(let x), .dict(let y)):
+            return x.count == y.count && x.entries.allSatisfy { e in y.get(e.key).map { equal($0, e.value) } ?? false }
+        case (.namespace(let x), .namespace(let y)): return x === y
+        default:
+            if let x = a.numeric, let y = b.numeric { return x == y }
+            return false
+        }
+    }
+
+    /// The value as a number (bools are ints, as in Python).
+    var numeric: Double? {
+        switch self {
+        case .bool(let b): return b ? 1 : 0
+        case .int(let i): return Double(i)
+        case .float(let d): return d
+        default: return nil
+        }
+    }
+
+    var integer: Int? {
+        switch self {
+        case .bool(let b): return b ? 1 : 0
+        case .int(let i): return i
+        default: return nil
+        }
+    }
+
+    /// Hashable key form for dict lookups (strings and numbers; others by repr).
+    var dictKey: String {
+        switch self {
+        case .string(let s), .markup(let s): return "s" + s
+        case .bool(let b): return "n" + (b ? "1" : "0")
+        case .int(let i): return "n" + String(i)
+        case .float(let d): return d == d.rounded() && abs(d) < 1e18 ? "n" + String(Int(d)) : "f" + String(d)
+        case .none: return "N"
+        default: return "r" + repr
+        }
+    }
+}
+
+/// An insertion-ordered dictionary with Python key semantics.
+struct JinjaDict: Sendable {
+    private(set) var entries: [(key: JinjaValue, value: JinjaValue)] = []
+    private var index: [String: Int] = [:]
+
+    init() {}
+
+    init(_ pairs: [(JinjaValue, JinjaValue)]) {
+        for (k, v) in pairs { set(k, v) }
+    }
+
+    var count: Int { entries.count }
+    var isEmpty: Bool { entries.isEmpty }
+
+    func get(_ key: JinjaValue) -> JinjaValue? {
+        index[key.dictKey].map { entries[$0].value }
+    }
+
+    func get(_ key: String) -> JinjaValue? {
+        index["s" + key].map { entries[$0].value }
+    }
+
+    mutating func set(_ key: JinjaValue, _ value: JinjaValue) {
+        let k = key.dictKey
+        if let i = index[k] {
+            entries[i].value = value
+        } else {
+            index[k] = entries.count
+            entries.append((key, value))
+        }
+    }
+}
+
+/// `namespace()`: the one mutable object templates may assign attributes to.
+final class JinjaNamespace: @unchecked Sendable {
+    // Mutated only by the single render that created it; never shared across threads.
+    var attributes = JinjaDict()
+    init() {}
+    var snapshot: JinjaDict { attributes }
+}
+
+/// A callable: a global, a macro, a bound method, `caller`, or `loop.cycle`.
+struct JinjaFunction: Sendable {
+    var name: String
+    var call: @Sendable (_ positional: [JinjaValue], _ keyword: [(String, JinjaValue)], _ interpreter: JinjaInterpreter) throws(ChatTemplateError) -> JinjaValue
+}
+
+/// Python's `repr(float)`: the shortest round-trip digits, `1.0` for integral values, exponent form
+/// outside 1e-4 ≤ |x| < 1e16 (`1e-05`, `1e+16`).
+func pythonFloatRepr(_ d: Double) -> String {
+    if d.isNaN { return "nan" }
+    if d.isInfinite { return d < 0 ? "-inf" : "inf" }
+    let (negative, digits, point) = CanonicalJSON.shortestDigits(d)
+    let sign = negative ? "-" : ""
+    let exponent = point - 1
+    if d != 0 && (exponent < -4 || exponent >= 16) {
+        var mantissa = String(digits.first!)
+        if digits.count > 1 { mantissa += "." + digits.dropFirst() }
+        let e = abs(exponent)
+        return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + (e < 10 ? "0" : "") + String(e)
+    }
+    if point <= 0 { return sign + "0." + String(repeating: "0", count: -point) + digits }
+    if point >= digits.count { return sign + digits + String(repeating: "0", count: point - digits.count) + ".0" }
+    let cut = digits.index(digits.startIndex, offsetBy: point)
+    return sign + digits[..<cut] + "." + digits[cut...]
+}
+
+/// Python's `repr(str)`.
+func pythonStringRepr(_ s: String) -> String {
+    let quote: Unicode.Scalar = s.unicodeScalars.contains("'") && !s.unicodeScalars.contains("\"") ? "\"" : "'"
+    var out = String.UnicodeScalarView()
+    out.append(quote)
+    for c in s.unicodeScalars {
+        switch c {
+        case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+        case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+        case "\r": out.append(contentsOf: "\\r".unicodeScalars)
+        case "\t": out.append(contentsOf: "\\t".unicodeScalars)
+        default:
+            if c == quote {
+                out.append("\\")
+                out.append(c)
+            } else if isPythonPrintable(c) {
+                out.append(c)
+            } else {
+                let hex = String(c.value, radix: 16)
+                let text = c.value < 0x100 ? "\\x" + String(repeating: "0", count: 2 - hex.count) + hex
+                    : c.value < 0x10000 ? "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    : "\\U" + String(repeating: "0", count: 8 - hex.count) + hex
+                out.append(contentsOf: text.unicodeScalars)
+            }
+        }
+    }
+    out.append(quote)
+    return String(out)
+}
+
+/// Python's `str.isprintable` for one character: not a control, format, separator (other than space),
+/// surrogate, private-use or unassigned character.
+func isPythonPrintable(_ c: Unicode.Scalar) -> Bool {
+    if c == " " { return true }
+    switch c.properties.generalCategory {
+    case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .spaceSeparator: return false
+    default: return true
+    }
+}
+
+/// Python's `str.isspace` for one character.
+func isPythonSpace(_ c: Unicode.Scalar) -> Bool { JinjaLexer.isSpace(c) }
