@@ -81,6 +81,36 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run(["wallet", "import", "--keystore", os.path.join(tmp, "imp.json"), "--scrypt-n", "1024"], (key + "\n").encode(), env=env)
     check("wallet import", rc == 0 and out == "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23", out or err)
 
+# Chat templates: every case of chat-templates/cases.json through `crynux template render`.
+templates_dir = os.path.join(fixtures, "chat-templates")
+with open(os.path.join(templates_dir, "cases.json"), encoding="utf-8") as f:
+    template_cases = json.load(f)
+with open(os.path.join(templates_dir, "conversations.json"), encoding="utf-8") as f:
+    conversations = {c["id"]: c for c in json.load(f)["cases"]}
+with tempfile.TemporaryDirectory() as tmp:
+    for c in template_cases["cases"]:
+        conv = conversations[c["conversation"]]
+        path = os.path.join(tmp, "conversation.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"messages": conv["messages"], "tools": conv.get("tools"), "template_args": c["extra_kwargs"]}, f, ensure_ascii=False)
+        args = ["template", "render", "--template", os.path.join(templates_dir, c["template"]), "--conversation", path,
+                "--now", template_cases["fixed_now"]]
+        if c["add_generation_prompt"]:
+            args.append("--add-generation-prompt")
+        if c["bos_token"] is not None:
+            args += ["--bos-token", c["bos_token"]]
+        if c["eos_token"] is not None:
+            args += ["--eos-token", c["eos_token"]]
+        p = subprocess.run([binary, *args], capture_output=True, timeout=60)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        if "expected" in c:
+            check(f"template {c['id']}", p.returncode == 0 and out == c["expected"], err[:200])
+        else:
+            ok = p.returncode == 1 and out == ""
+            if c["error_type"] == "jinja2.exceptions.TemplateError":
+                ok = ok and err == "error: " + c["error"] + "\n"
+            check(f"template {c['id']} raises", ok, f"rc={p.returncode} {err[:200]!r}")
+
 # Bad input: exit code 2 and exactly one line on stderr.
 bad = [
     (["tools", "canonical-json"], b'{"a":'),

@@ -7,7 +7,7 @@ struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self])
+        subcommands: [Tools.self, Wallet.self, Template.self])
 }
 
 struct Tools: ParsableCommand {
@@ -122,6 +122,28 @@ struct Wallet: ParsableCommand {
     }
 }
 
+struct Template: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Hugging Face chat templates, rendered exactly as transformers does.", subcommands: [Render.self])
+
+    struct Render: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Render a chat template over a conversation file; prints the prompt with nothing added.")
+        @Option(help: "A .jinja file, or a tokenizer_config.json with a chat_template.") var template: String
+        @Option(help: "JSON: {\"messages\": […], \"tools\": […], \"template_args\": {…}}.") var conversation: String
+        @Flag(name: .customLong("add-generation-prompt"), help: "Open an assistant turn at the end.") var addGenerationPrompt = false
+        @Option(name: .customLong("bos-token"), help: "The BOS token (bos_token stays undefined without it).") var bosToken: String?
+        @Option(name: .customLong("eos-token"), help: "The EOS token (eos_token stays undefined without it).") var eosToken: String?
+        @Option(help: "Fix the clock strftime_now reads, e.g. 2026-11-22T00:00:00.") var now: String?
+        func run() throws {
+            let text = try TemplateTools.render(
+                templatePath: template, conversationPath: conversation, addGenerationPrompt: addGenerationPrompt, bosToken: bosToken,
+                eosToken: eosToken, now: now)
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
 /// Standard input, bounded so a runaway pipe cannot exhaust memory.
 func readStdin(limit: Int = 64 << 20) throws -> [UInt8] {
     let data = FileHandle.standardInput.readDataToEndOfFile()
@@ -137,7 +159,7 @@ do {
     try command.run()
 } catch let error as ToolError {
     FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-    exit(2)
+    exit(error.exitCode)
 } catch {
     if Crynux.exitCode(for: error) == .success { Crynux.exit(withError: error) }  // --help, --version
     let message = Crynux.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"

@@ -154,12 +154,96 @@ public enum WalletTools {
     }
 }
 
-/// A command-line tool failure: one line for the user, exit code 2.
+/// A command-line tool failure: one line for the user and the exit status (2 for bad input by default).
 public struct ToolError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The message.
     public var message: String
+    /// The process exit status.
+    public var exitCode: Int32
     /// Creates an error.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, exitCode: Int32 = 2) {
+        self.message = message
+        self.exitCode = exitCode
+    }
     /// The message.
     public var description: String { message }
+}
+
+/// The chat-template commands behind `crynux template …`.
+public enum TemplateTools {
+    /// Renders `templatePath` (a `.jinja` file, or a `tokenizer_config.json` with a `chat_template`) over the
+    /// conversation file `{"messages": […], "tools": […], "template_args": {…}}`.
+    ///
+    /// - Parameter now: `YYYY-MM-DDTHH:MM:SS` for `strftime_now`, or nil for the local time now.
+    /// - Throws: `ToolError` with exit code 1, whose message says what failed and where.
+    public static func render(
+        templatePath: String, conversationPath: String, addGenerationPrompt: Bool, bosToken: String?, eosToken: String?, now: String?
+    ) throws(ToolError) -> String {
+        let source = try templateSource(templatePath)
+        guard let data = FileManager.default.contents(atPath: conversationPath) else {
+            throw ToolError("cannot read the conversation file \(conversationPath)", exitCode: 1)
+        }
+        let conversation: JSONValue
+        do { conversation = try JSONValue.parse(Array(data)) } catch {
+            throw ToolError("the conversation file is not valid JSON: \(error)", exitCode: 1)
+        }
+        guard case .array(let messages)? = conversation["messages"] else {
+            throw ToolError("the conversation file needs a \"messages\" list", exitCode: 1)
+        }
+        var tools: [JSONValue]? = nil
+        switch conversation["tools"] {
+        case .array(let t)?: tools = t
+        case .null?, nil: break
+        default: throw ToolError("\"tools\" must be a list", exitCode: 1)
+        }
+        var arguments: [String: JSONValue] = [:]
+        switch conversation["template_args"] {
+        case .object(let members)?: for m in members { arguments[m.key] = m.value }
+        case .null?, nil: break
+        default: throw ToolError("\"template_args\" must be an object", exitCode: 1)
+        }
+        let clock: DateComponents
+        if let now {
+            guard let parsed = parseLocalTime(now) else { throw ToolError("--now must look like 2026-11-22T00:00:00", exitCode: 1) }
+            clock = parsed
+        } else {
+            clock = ChatTemplate.localComponents(Date())
+        }
+        do {
+            let template = try ChatTemplate(source: source)
+            return try template.render(
+                messagesJSON: messages, tools: tools, addGenerationPrompt: addGenerationPrompt, bosToken: bosToken, eosToken: eosToken,
+                arguments: arguments, now: clock)
+        } catch {
+            throw ToolError(error.kind == .raised ? error.message : "\(error.kind) error: \(error.description)", exitCode: 1)
+        }
+    }
+
+    static func templateSource(_ path: String) throws(ToolError) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ToolError("cannot read the template file \(path)", exitCode: 1) }
+        let text = String(decoding: data, as: UTF8.self)
+        // A tokenizer_config.json: its chat_template string, or the "default" of a list of named templates.
+        if path.hasSuffix(".json"), let config = try? JSONValue.parse(Array(data)) {
+            switch config["chat_template"] {
+            case .string(let s)?: return s
+            case .array(let named)?:
+                if let t = named.first(where: { $0["name"]?.stringValue == "default" })?["template"]?.stringValue { return t }
+            default: break
+            }
+            throw ToolError("\(path) has no chat_template", exitCode: 1)
+        }
+        return text
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` (a space also separates date and time) as wall-clock components.
+    static func parseLocalTime(_ text: String) -> DateComponents? {
+        let parts = text.split(whereSeparator: { $0 == "T" || $0 == " " })
+        guard parts.count == 2 else { return nil }
+        let date = parts[0].split(separator: "-").compactMap { Int($0) }
+        let time = parts[1].split(separator: ":").compactMap { Int($0.prefix(2)) }
+        guard date.count == 3, time.count == 3, (1...12).contains(date[1]), (1...31).contains(date[2]), (0...23).contains(time[0]),
+            (0...59).contains(time[1]), (0...61).contains(time[2])
+        else { return nil }
+        return DateComponents(year: date[0], month: date[1], day: date[2], hour: time[0], minute: time[1], second: time[2])
+    }
 }

@@ -53,7 +53,18 @@ enum JinjaFilters {
                 throw interp.fail(.type, "replace() needs the old and new strings")
             }
             let count = arg(p, k, 2, "count")?.integer
-            return .string(pyReplace(try requireString(), old, new, count: count))
+            let text = try requireString()
+            // Refuse before building a result past the output limit.
+            var occurrences = old.isEmpty ? text.unicodeScalars.count + 1 : 0
+            if !old.isEmpty {
+                var rest = text.unicodeScalars[...]
+                while let r = rest.firstRange(of: old.unicodeScalars) { occurrences += 1; rest = rest[r.upperBound...] }
+            }
+            if let count, count >= 0 { occurrences = min(occurrences, count) }
+            let (grown, overflow) = occurrences.multipliedReportingOverflow(by: new.utf8.count)
+            if overflow { try interp.checkLength(Int.max) }
+            try interp.checkLength(text.utf8.count + grown)
+            return .string(pyReplace(text, old, new, count: count))
         case "default", "d":
             let fallback = arg(p, k, 0, "default_value") ?? .string("")
             let boolean = arg(p, k, 1, "boolean")?.truthy ?? false
@@ -160,15 +171,16 @@ enum JinjaFilters {
             }
         case "round":
             let precision = arg(p, k, 0, "precision")?.integer ?? 0
-            let method = arg(p, k, 1, "method")?.stringValue ?? "common"
+            let method = arg(p, k, 1, "method")?.stringValue ?? "common"  // "common" is Python's round(): half to even
             guard let d = value.numeric else { throw interp.fail(.type, "round: expected a number") }
             let factor = pow(10.0, Double(precision))
             let x = d * factor
-            let r: Double = method == "ceil" ? x.rounded(.up) : method == "floor" ? x.rounded(.down) : x.rounded(.toNearestOrAwayFromZero)
+            let r: Double = method == "ceil" ? x.rounded(.up) : method == "floor" ? x.rounded(.down) : x.rounded(.toNearestOrEven)
             return .float(r / factor)
         case "indent":
             let widthValue = arg(p, k, 0, "width") ?? .int(4)
-            let indentation = widthValue.stringValue ?? String(repeating: " ", count: widthValue.integer ?? 4)
+            if let w = widthValue.integer { try interp.checkLength(w) }
+            let indentation = widthValue.stringValue ?? String(repeating: " ", count: max(0, widthValue.integer ?? 4))
             let first = arg(p, k, 1, "first")?.truthy ?? false
             let blank = arg(p, k, 2, "blank")?.truthy ?? false
             let s = try requireString() + "\n"
@@ -216,6 +228,7 @@ enum JinjaFilters {
             return try interp.getAttribute(value, attribute)
         case "center":
             let width = arg(p, k, 0, "width")?.integer ?? 80
+            try interp.checkLength(width)
             let s = try requireString()
             let n = s.unicodeScalars.count
             guard width > n else { return .string(s) }
@@ -568,7 +581,8 @@ enum JinjaFilters {
                 v = values[used]
                 used += 1
             }
-            let width = Int(spec.filter { $0.isNumber }.split(separator: ".").first.map(String.init) ?? "") ?? 0
+            let width = Int(spec.filter { $0.isNumber || $0 == "." }.split(separator: ".", omittingEmptySubsequences: false).first.map(String.init) ?? "") ?? 0
+            try interp.checkLength(width)
             let precision = spec.contains(".") ? Int(spec.split(separator: ".").last.map(String.init) ?? "") : nil
             var text: String
             switch conv {

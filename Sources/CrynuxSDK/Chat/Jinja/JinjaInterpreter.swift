@@ -70,6 +70,13 @@ final class JinjaInterpreter: @unchecked Sendable {
         }
     }
 
+    /// Refuses a value (string or list) that would be longer than the output limit.
+    func checkLength(_ n: Int) throws(ChatTemplateError) {
+        if n > limits.maximumOutput {
+            throw fail(.limit, "a value would be longer than the limit of \(limits.maximumOutput)")
+        }
+    }
+
     func append(_ text: String, to out: inout String) throws(ChatTemplateError) {
         outputSize += text.utf8.count
         if outputSize > limits.maximumOutput {
@@ -167,9 +174,8 @@ final class JinjaInterpreter: @unchecked Sendable {
             _ = try render(loop.elseBody, scope, into: &out)
             return
         }
-        let parentLoop = scope.lookup("loop")
-        var depth = 1
-        if case .namespace(let p)? = parentLoop, let d = p.attributes.get("depth")?.integer { depth = d + 1 }
+        // loop.depth counts recursive-loop levels only; a plain nested loop is depth 1 again.
+        let depth = 1
         let n = items.count
         for (i, item) in items.enumerated() {
             try step()
@@ -354,7 +360,10 @@ final class JinjaInterpreter: @unchecked Sendable {
             return .undefined("the inline if-expression on \(e.location) evaluated to false and no else section was defined.")
         case .concat(let items):
             var s = ""
-            for item in items { s += try eval(item, scope).str }
+            for item in items {
+                s += try eval(item, scope).str
+                try checkLength(s.utf8.count)
+            }
             return .string(s)
         }
     }
@@ -490,8 +499,11 @@ final class JinjaInterpreter: @unchecked Sendable {
         case "+":
             switch (a, b) {
             case (.string(let x), .string(let y)), (.markup(let x), .string(let y)), (.string(let x), .markup(let y)), (.markup(let x), .markup(let y)):
+                try checkLength(x.utf8.count + y.utf8.count)
                 return .string(x + y)
-            case (.list(let x), .list(let y)): return .list(x + y)
+            case (.list(let x), .list(let y)):
+                try checkLength(x.count + y.count)
+                return .list(x + y)
             case (.tuple(let x), .tuple(let y)): return .tuple(x + y)
             case (.string, _), (.markup, _): throw fail(.type, "can only concatenate str (not \"\(b.typeName)\") to str")
             case (.list, _): throw fail(.type, "can only concatenate list (not \"\(b.typeName)\") to list")
@@ -499,11 +511,17 @@ final class JinjaInterpreter: @unchecked Sendable {
             default: break
             }
         case "*":
+            func repeated(_ size: Int, _ times: Int) throws(ChatTemplateError) -> Int {
+                let (total, overflow) = size.multipliedReportingOverflow(by: max(0, times))
+                if overflow { throw fail(.limit, "a value would be longer than the limit of \(limits.maximumOutput)") }
+                try checkLength(total)
+                return max(0, times)
+            }
             switch (a, b) {
-            case (.string(let s), _) where b.integer != nil: return .string(String(repeating: s, count: max(0, b.integer!)))
-            case (_, .string(let s)) where a.integer != nil: return .string(String(repeating: s, count: max(0, a.integer!)))
+            case (.string(let s), _) where b.integer != nil: return .string(String(repeating: s, count: try repeated(s.utf8.count, b.integer!)))
+            case (_, .string(let s)) where a.integer != nil: return .string(String(repeating: s, count: try repeated(s.utf8.count, a.integer!)))
             case (.list(let x), _) where b.integer != nil:
-                return .list(Array([[JinjaValue]](repeating: x, count: max(0, b.integer!)).joined()))
+                return .list(Array([[JinjaValue]](repeating: x, count: try repeated(x.count, b.integer!)).joined()))
             default: break
             }
         case "%":

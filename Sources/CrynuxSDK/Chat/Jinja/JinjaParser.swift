@@ -478,7 +478,7 @@ struct JinjaParser {
                 index += 1
                 node = try parseSubscript(node, loc)
             } else if isOp("(") {
-                node = Expr(kind: .call(node, try parseCallArguments()), location: loc)
+                node = Expr(kind: .call(node, try parseCallArguments()), location: node.location)
             } else {
                 return node
             }
@@ -574,7 +574,7 @@ struct JinjaParser {
                 }
                 node = Expr(kind: .test(node, name, args, negated: negated), location: loc)
             } else if isOp("(") {
-                node = Expr(kind: .call(node, try parseCallArguments()), location: current.location)
+                node = Expr(kind: .call(node, try parseCallArguments()), location: node.location)
             } else {
                 return node
             }
