@@ -55,11 +55,7 @@ enum JinjaFilters {
             let count = arg(p, k, 2, "count")?.integer
             let text = try requireString()
             // Refuse before building a result past the output limit.
-            var occurrences = old.isEmpty ? text.unicodeScalars.count + 1 : 0
-            if !old.isEmpty {
-                var rest = text.unicodeScalars[...]
-                while let r = rest.firstRange(of: old.unicodeScalars) { occurrences += 1; rest = rest[r.upperBound...] }
-            }
+            var occurrences = old.isEmpty ? text.unicodeScalars.count + 1 : UTF8Search.occurrences(of: old, in: text).count
             if let count, count >= 0 { occurrences = min(occurrences, count) }
             let (grown, overflow) = occurrences.multipliedReportingOverflow(by: new.utf8.count)
             if overflow { try interp.checkLength(Int.max) }
@@ -400,6 +396,7 @@ enum JinjaFilters {
         case .undefined: throw interp.fail(.type, "Object of type Undefined is not JSON serializable")
         case .namespace: throw interp.fail(.type, "Object of type Namespace is not JSON serializable")
         case .function: throw interp.fail(.type, "Object of type function is not JSON serializable")
+        case .loop: throw interp.fail(.type, "Object of type LoopContext is not JSON serializable")
         }
     }
 
@@ -456,17 +453,9 @@ enum JinjaFilters {
             if n < limit { out.append(contentsOf: new.unicodeScalars) }
             return String(out)
         }
-        var out = String.UnicodeScalarView()
-        var rest = s.unicodeScalars[...]
-        var n = 0
-        while n < limit, let r = rest.firstRange(of: old.unicodeScalars) {
-            out.append(contentsOf: rest[..<r.lowerBound])
-            out.append(contentsOf: new.unicodeScalars)
-            rest = rest[r.upperBound...]
-            n += 1
-        }
-        out.append(contentsOf: rest)
-        return String(out)
+        let offsets = UTF8Search.occurrences(of: old, in: s, limit: limit)
+        if offsets.isEmpty { return s }
+        return UTF8Search.pieces(of: s, at: offsets, gap: old.utf8.count).joined(separator: new)
     }
 
     static func pySplitlines(_ s: String) -> [String] {

@@ -174,30 +174,11 @@ final class JinjaInterpreter: @unchecked Sendable {
             _ = try render(loop.elseBody, scope, into: &out)
             return
         }
-        // loop.depth counts recursive-loop levels only; a plain nested loop is depth 1 again.
-        let depth = 1
-        let n = items.count
         for (i, item) in items.enumerated() {
             try step()
             let s = JinjaScope(parent: scope)
             try assign(loop.target, item, s)
-            let info = JinjaNamespace()
-            info.attributes.set(.string("index"), .int(i + 1))
-            info.attributes.set(.string("index0"), .int(i))
-            info.attributes.set(.string("revindex"), .int(n - i))
-            info.attributes.set(.string("revindex0"), .int(n - i - 1))
-            info.attributes.set(.string("first"), .bool(i == 0))
-            info.attributes.set(.string("last"), .bool(i == n - 1))
-            info.attributes.set(.string("length"), .int(n))
-            info.attributes.set(.string("depth"), .int(depth))
-            info.attributes.set(.string("depth0"), .int(depth - 1))
-            info.attributes.set(.string("previtem"), i > 0 ? items[i - 1] : .undefined("there is no previous item"))
-            info.attributes.set(.string("nextitem"), i < n - 1 ? items[i + 1] : .undefined("there is no next item"))
-            info.attributes.set(.string("cycle"), .function(JinjaFunction(name: "cycle") { args, _, interpreter throws(ChatTemplateError) in
-                guard !args.isEmpty else { throw interpreter.fail(.type, "no items for cycling given") }
-                return args[i % args.count]
-            }))
-            s.variables["loop"] = .namespace(info)
+            s.variables["loop"] = .loop(JinjaLoop(items: items, index: i))
             let flow = try render(loop.body, s, into: &out)
             if flow == .breakLoop { break }
         }
@@ -274,7 +255,7 @@ final class JinjaInterpreter: @unchecked Sendable {
     // MARK: Expressions
 
     func undefinedError(_ v: JinjaValue) -> ChatTemplateError {
-        if case .undefined(let hint) = v { return fail(.undefined, hint) }
+        if case .undefined(let hint) = v { return fail(.undefined, hint.message) }
         return fail(.undefined, "undefined value")
     }
 
@@ -357,7 +338,7 @@ final class JinjaInterpreter: @unchecked Sendable {
         case .conditional(let condition, let then, let otherwise):
             if try eval(condition, scope).truthy { return try eval(then, scope) }
             if let otherwise { return try eval(otherwise, scope) }
-            return .undefined("the inline if-expression on \(e.location) evaluated to false and no else section was defined.")
+            return .undefined(.message("the inline if-expression evaluated to false and no else section was defined."))
         case .concat(let items):
             var s = ""
             for item in items {
@@ -402,9 +383,11 @@ final class JinjaInterpreter: @unchecked Sendable {
             if let v = d.get(name) { return v }
         case .namespace(let ns):
             if let v = ns.attributes.get(name) { return v }
+        case .loop(let loop):
+            if let v = loop.attribute(name) { return v }
         default: break
         }
-        return .undefined("\(pythonStringRepr(obj.objectTypeRepr)) has no attribute \(pythonStringRepr(name))")
+        return .undefined(.attribute(obj.objectTypeRepr, name))
     }
 
     /// `obj[key]`: an item first, then an attribute for string keys (Jinja's `getitem`).
@@ -426,13 +409,15 @@ final class JinjaInterpreter: @unchecked Sendable {
             }
         case .namespace(let ns):
             if let k = key.stringValue, let v = ns.attributes.get(k) { return v }
+        case .loop(let loop):
+            if let k = key.stringValue, let v = loop.attribute(k) { return v }
         default: break
         }
         if let name = key.stringValue {
             if let method = JinjaMethods.method(obj, name) { return method }
-            return .undefined("\(pythonStringRepr(obj.objectTypeRepr)) has no attribute \(pythonStringRepr(name))")
+            return .undefined(.attribute(obj.objectTypeRepr, name))
         }
-        return .undefined("\(obj.objectTypeRepr) has no element \(key.repr)")
+        return .undefined(.element(obj.objectTypeRepr, key.repr))
     }
 
     func slice(_ obj: JinjaValue, _ a: JinjaValue?, _ b: JinjaValue?, _ c: JinjaValue?) throws(ChatTemplateError) -> JinjaValue {
@@ -627,7 +612,7 @@ final class JinjaInterpreter: @unchecked Sendable {
             guard let needle = item.stringValue else {
                 throw fail(.type, "'in <string>' requires string as left operand, not \(item.typeName)")
             }
-            return needle.isEmpty || s.unicodeScalars.firstRange(of: needle.unicodeScalars) != nil
+            return UTF8Search.contains(needle, in: s)
         case .list(let a), .tuple(let a): return a.contains { JinjaValue.equal($0, item) }
         case .dict(let d): return d.get(item) != nil
         case .undefined: return false

@@ -29,18 +29,48 @@ struct JinjaToken: Sendable {
 /// `trim_blocks`, `lstrip_blocks`, `-`/`+` whitespace control, no trailing newline kept.
 struct JinjaLexer {
     let source: [Unicode.Scalar]
+    /// The normalised source as UTF-8, and where each scalar starts in it (one extra entry for the end).
+    let utf8: [UInt8]
+    let byteOffsets: [Int]
     var position = 0
     var tokens: [JinjaToken] = []
     /// Line start offsets, for locations.
     var lineStarts: [Int] = [0]
 
     init(source text: String) {
-        source = Array(Self.normalizeNewlines(text).unicodeScalars)
+        let normalized = Self.normalizeNewlines(text)
+        source = Array(normalized.unicodeScalars)
+        utf8 = Array(normalized.utf8)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(source.count + 1)
+        for (i, byte) in utf8.enumerated() where byte & 0xC0 != 0x80 { offsets.append(i) }
+        offsets.append(utf8.count)
+        byteOffsets = offsets
         for (i, c) in source.enumerated() where c == "\n" { lineStarts.append(i + 1) }
+    }
+
+    /// The source text between two scalar positions.
+    func text(_ start: Int, _ end: Int) -> String {
+        utf8.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[byteOffsets[start]..<byteOffsets[end]]), as: UTF8.self) }
+    }
+
+    static func isNameStart(_ c: Unicode.Scalar) -> Bool {
+        if c.value < 0x80 { return (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "_" }
+        return c.properties.isXIDStart
+    }
+
+    static func isNameContinue(_ c: Unicode.Scalar) -> Bool {
+        if c.value < 0x80 { return (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" }
+        return c.properties.isXIDContinue
     }
 
     /// Python's `"\n".join(source.splitlines())`: every line break becomes `\n`, one trailing break is dropped.
     static func normalizeNewlines(_ text: String) -> String {
+        // Fast path: only "\n" breaks, so just one trailing newline goes.
+        let special = text.utf8.contains { $0 == 0x0D || $0 == 0x0B || $0 == 0x0C || (0x1C...0x1E).contains($0) || $0 == 0x85 || $0 == 0xA8 || $0 == 0xA9 }
+        if !special {
+            return text.utf8.last == 0x0A ? String(text.utf8.dropLast())! : text
+        }
         var lines: [Substring.UnicodeScalarView] = []
         let scalars = text.unicodeScalars
         var start = scalars.startIndex
@@ -120,25 +150,25 @@ struct JinjaLexer {
                 i += 1
             }
             if tagStart < 0 {
-                emitData(Array(source[position...]), at: position)
+                emitData(from: position, to: source.count)
                 position = source.count
                 break
             }
-            var text = Array(source[position..<tagStart])
+            var textEnd = tagStart
             let kind = source[tagStart + 1]
             var sign: Unicode.Scalar? = nil
             if tagStart + 2 < source.count, source[tagStart + 2] == "-" || source[tagStart + 2] == "+" { sign = source[tagStart + 2] }
             if sign == "-" {
-                text = Self.rstrip(text)
+                while textEnd > position, Self.isSpace(source[textEnd - 1]) { textEnd -= 1 }
             } else if sign != "+", kind != "{" {
-                let lastNewline = text.lastIndex(of: "\n").map { $0 + 1 } ?? 0
-                if lastNewline > 0 || lineStarting {
-                    if text[lastNewline...].allSatisfy({ Self.isSpace($0) && $0 != "\n" }) {
-                        text = Array(text[0..<lastNewline])
-                    }
+                var lineStart = textEnd
+                while lineStart > position, source[lineStart - 1] != "\n" { lineStart -= 1 }
+                let afterNewline = lineStart > position
+                if afterNewline || lineStarting {
+                    if source[lineStart..<textEnd].allSatisfy({ Self.isSpace($0) && $0 != "\n" }) { textEnd = lineStart }
                 }
             }
-            emitData(text, at: position)
+            emitData(from: position, to: textEnd)
             position = tagStart + 2 + (sign == nil ? 0 : 1)
             switch kind {
             case "#":
@@ -164,6 +194,12 @@ struct JinjaLexer {
         var s = String.UnicodeScalarView()
         s.append(contentsOf: text)
         tokens.append(JinjaToken(kind: .data(String(s)), location: location(offset)))
+    }
+
+    /// Data that is exactly the source between two positions (the common case: no stripping changed it).
+    mutating func emitData(from start: Int, to end: Int) {
+        guard end > start else { return }
+        tokens.append(JinjaToken(kind: .data(text(start, end)), location: location(start)))
     }
 
     /// Consumes the end of a block or comment (`%}`/`#}` with trim_blocks, or `-%}` eating whitespace).
@@ -234,7 +270,21 @@ struct JinjaLexer {
         throw error("missing endraw", at: tagStart)
     }
 
-    static let operators: [String] = ["//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "%", "*", "~", "[", "]", "(", ")", "{", "}", ">", "<", "=", ".", ":", "|", ",", ";"]
+    /// The operator starting at `i`, longest first (`//` before `/`).
+    func operatorAt(_ i: Int) -> String? {
+        let c = source[i]
+        let next: Unicode.Scalar? = i + 1 < source.count ? source[i + 1] : nil
+        switch c {
+        case "/": return next == "/" ? "//" : "/"
+        case "*": return next == "*" ? "**" : "*"
+        case "=": return next == "=" ? "==" : "="
+        case "!": return next == "=" ? "!=" : nil
+        case ">": return next == "=" ? ">=" : ">"
+        case "<": return next == "=" ? "<=" : "<"
+        case "+", "-", "%", "~", "[", "]", "(", ")", "{", "}", ".", ":", "|", ",", ";": return String(c)
+        default: return nil
+        }
+    }
 
     /// Lexes the inside of `{{ … }}` or `{% … %}` up to and including its end.
     mutating func lexInside(block: Bool, start: Int) throws(ChatTemplateError) -> Bool {
@@ -259,16 +309,14 @@ struct JinjaLexer {
             let here = position
             if c == "'" || c == "\"" {
                 tokens.append(JinjaToken(kind: .string(try lexString(quote: c)), location: location(here)))
-            } else if c.properties.isXIDStart || c == "_" {
+            } else if Self.isNameStart(c) {
                 var end = position + 1
-                while end < source.count, source[end].properties.isXIDContinue { end += 1 }
-                var s = String.UnicodeScalarView()
-                s.append(contentsOf: source[position..<end])
-                tokens.append(JinjaToken(kind: .name(String(s)), location: location(here)))
+                while end < source.count, Self.isNameContinue(source[end]) { end += 1 }
+                tokens.append(JinjaToken(kind: .name(text(position, end)), location: location(here)))
                 position = end
             } else if c.properties.numericType == .decimal && c.isASCII {
                 tokens.append(JinjaToken(kind: try lexNumber(), location: location(here)))
-            } else if let op = Self.operators.first(where: { matches($0, at: position) }) {
+            } else if let op = operatorAt(position) {
                 switch op {
                 case "(", "[", "{": balance.append(op.unicodeScalars.first!)
                 case ")", "]", "}":

@@ -167,30 +167,11 @@ enum JinjaMethods {
             }
             return words.map(str)
         }
-        let sepScalars = Array(sep.unicodeScalars)
-        var parts: [String] = []
-        var current = 0
-        var i = 0
-        var splits = 0
-        var matches: [Int] = []
-        while i + sepScalars.count <= scalars.count {
-            if Array(scalars[i..<i + sepScalars.count]) == sepScalars {
-                matches.append(i)
-                i += sepScalars.count
-            } else {
-                i += 1
-            }
+        var offsets = UTF8Search.occurrences(of: sep, in: s)
+        if maxsplit >= 0 && offsets.count > maxsplit {
+            offsets = fromRight ? Array(offsets.suffix(maxsplit)) : Array(offsets.prefix(maxsplit))
         }
-        if maxsplit >= 0 && matches.count > maxsplit {
-            matches = fromRight ? Array(matches.suffix(maxsplit)) : Array(matches.prefix(maxsplit))
-        }
-        for m in matches {
-            parts.append(str(scalars[current..<m]))
-            current = m + sepScalars.count
-            splits += 1
-        }
-        parts.append(str(scalars[current...]))
-        return parts
+        return UTF8Search.pieces(of: s, at: offsets, gap: sep.utf8.count)
     }
 
     /// Python's `str.title`.

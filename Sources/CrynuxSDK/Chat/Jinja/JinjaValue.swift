@@ -2,8 +2,8 @@ import Foundation
 
 /// A runtime value of the template language, with Python's semantics for the operations templates use.
 enum JinjaValue: Sendable {
-    /// Jinja2's default `Undefined`; the hint is the message raised when it is used in a way that fails.
-    case undefined(String)
+    /// Jinja2's default `Undefined`; the hint becomes the message raised when it is used in a way that fails.
+    case undefined(UndefinedHint)
     case none
     case bool(Bool)
     case int(Int)
@@ -16,8 +16,13 @@ enum JinjaValue: Sendable {
     case function(JinjaFunction)
     /// A rendered macro result or `safe` string (behaves as a string).
     case markup(String)
+    /// The `loop` variable of a `for` loop; its attributes are computed on access.
+    case loop(JinjaLoop)
 
-    static func undefinedName(_ name: String) -> JinjaValue { .undefined("'\(name)' is undefined") }
+    static func undefinedName(_ name: String) -> JinjaValue { .undefined(.name(name)) }
+
+    /// An undefined value with a fixed message.
+    static func undefined(_ message: String) -> JinjaValue { .undefined(.message(message)) }
 
     var isUndefined: Bool { if case .undefined = self { return true } else { return false } }
 
@@ -35,6 +40,7 @@ enum JinjaValue: Sendable {
         case .dict: return "dict"
         case .namespace: return "Namespace"
         case .function: return "function"
+        case .loop: return "LoopContext"
         }
     }
 
@@ -44,7 +50,15 @@ enum JinjaValue: Sendable {
         case .none: return "None"
         case .undefined: return "jinja2.runtime.Undefined object"
         case .namespace: return "jinja2.utils.Namespace object"
-        default: return "\(typeName) object"
+        case .bool: return "bool object"
+        case .int: return "int object"
+        case .float: return "float object"
+        case .string, .markup: return "str object"
+        case .list: return "list object"
+        case .tuple: return "tuple object"
+        case .dict: return "dict object"
+        case .function: return "function object"
+        case .loop: return "jinja2.runtime.LoopContext object"
         }
     }
 
@@ -58,7 +72,7 @@ enum JinjaValue: Sendable {
         case .string(let s), .markup(let s): return !s.isEmpty
         case .list(let a), .tuple(let a): return !a.isEmpty
         case .dict(let d): return !d.isEmpty
-        case .namespace, .function: return true
+        case .namespace, .function, .loop: return true
         }
     }
 
@@ -92,6 +106,7 @@ enum JinjaValue: Sendable {
         case .dict(let d): return "{" + d.entries.map { $0.key.repr + ": " + $0.value.repr }.joined(separator: ", ") + "}"
         case .namespace(let ns): return "<Namespace " + JinjaValue.dict(ns.snapshot).repr + ">"
         case .function(let f): return "<function \(f.name)>"
+        case .loop(let l): return "<LoopContext \(l.index + 1)/\(l.items.count)>"
         }
     }
 
@@ -111,7 +126,7 @@ enum JinjaValue: Sendable {
         switch (a, b) {
         case (.undefined, .undefined), (.none, .none): return true
         case (.string(let x), .string(let y)), (.string(let x), .markup(let y)), (.markup(let x), .string(let y)), (.markup(let x), .markup(let y)):
-            return x.unicodeScalars.elementsEqual(y.unicodeScalars)
+            return sameScalars(x, y)
         case (.list(let x), .list(let y)), (.tuple(let x), .tuple(let y)):
             return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
         case (.dict(let x), .dict(let y)):
@@ -154,35 +169,127 @@ enum JinjaValue: Sendable {
     }
 }
 
-/// An insertion-ordered dictionary with Python key semantics.
+/// Why a value is undefined; the message is built only when the template fails on it.
+enum UndefinedHint: Sendable {
+    case message(String)
+    /// A variable that was never set.
+    case name(String)
+    /// An attribute or string key missing from an object of the given `object_type_repr`.
+    case attribute(String, String)
+    /// A non-string key missing from an object (the key already in its repr form).
+    case element(String, String)
+
+    /// Jinja2's wording.
+    var message: String {
+        switch self {
+        case .message(let m): return m
+        case .name(let n): return "'\(n)' is undefined"
+        case .attribute(let owner, let name): return "\(pythonStringRepr(owner)) has no attribute \(pythonStringRepr(name))"
+        case .element(let owner, let key): return "\(owner) has no element \(key)"
+        }
+    }
+}
+
+/// An insertion-ordered dictionary with Python key semantics (`1`, `1.0` and `true` are one key).
+/// Small dicts (every chat message) are searched linearly; larger ones get a hash index.
 struct JinjaDict: Sendable {
     private(set) var entries: [(key: JinjaValue, value: JinjaValue)] = []
-    private var index: [String: Int] = [:]
+    private var index: [String: Int]? = nil
+    static let indexThreshold = 12
 
     init() {}
 
     init(_ pairs: [(JinjaValue, JinjaValue)]) {
+        entries.reserveCapacity(pairs.count)
         for (k, v) in pairs { set(k, v) }
     }
 
     var count: Int { entries.count }
     var isEmpty: Bool { entries.isEmpty }
 
-    func get(_ key: JinjaValue) -> JinjaValue? {
-        index[key.dictKey].map { entries[$0].value }
+    private func position(_ key: JinjaValue) -> Int? {
+        if let index { return index[key.dictKey] }
+        if case .string(let k) = key { return position(k) }
+        return entries.firstIndex { JinjaValue.equal($0.key, key) }
     }
 
-    func get(_ key: String) -> JinjaValue? {
-        index["s" + key].map { entries[$0].value }
+    private func position(_ key: String) -> Int? {
+        if let index { return index["s" + key] }
+        for i in entries.indices {
+            switch entries[i].key {
+            case .string(let k), .markup(let k): if sameScalars(k, key) { return i }
+            default: continue
+            }
+        }
+        return nil
     }
+
+    func get(_ key: JinjaValue) -> JinjaValue? { position(key).map { entries[$0].value } }
+
+    func get(_ key: String) -> JinjaValue? { position(key).map { entries[$0].value } }
 
     mutating func set(_ key: JinjaValue, _ value: JinjaValue) {
-        let k = key.dictKey
-        if let i = index[k] {
+        if let i = position(key) {
             entries[i].value = value
-        } else {
-            index[k] = entries.count
-            entries.append((key, value))
+            return
+        }
+        entries.append((key, value))
+        if index != nil {
+            index![key.dictKey] = entries.count - 1
+        } else if entries.count > Self.indexThreshold {
+            var built: [String: Int] = [:]
+            for (i, e) in entries.enumerated() where built[e.key.dictKey] == nil { built[e.key.dictKey] = i }
+            index = built
+        }
+    }
+}
+
+/// Whether two strings hold the same Unicode scalars (Python's string equality; Swift's `==` would also
+/// equate canonically equivalent strings).
+@inline(__always)
+func sameScalars(_ a: String, _ b: String) -> Bool {
+    var a = a
+    var b = b
+    return a.withUTF8 { pa in
+        b.withUTF8 { pb in
+            pa.count == pb.count && (pa.count == 0 || memcmp(pa.baseAddress!, pb.baseAddress!, pa.count) == 0)
+        }
+    }
+}
+
+/// The state behind `loop` in one iteration of a `for` loop.
+final class JinjaLoop: @unchecked Sendable {
+    // Created per iteration and read by the same render only.
+    let items: [JinjaValue]
+    let index: Int
+
+    init(items: [JinjaValue], index: Int) {
+        self.items = items
+        self.index = index
+    }
+
+    /// `loop.<name>`, or nil when the loop has no such attribute.
+    func attribute(_ name: String) -> JinjaValue? {
+        let n = items.count
+        switch name {
+        case "index": return .int(index + 1)
+        case "index0": return .int(index)
+        case "revindex": return .int(n - index)
+        case "revindex0": return .int(n - index - 1)
+        case "first": return .bool(index == 0)
+        case "last": return .bool(index == n - 1)
+        case "length": return .int(n)
+        case "depth": return .int(1)
+        case "depth0": return .int(0)
+        case "previtem": return index > 0 ? items[index - 1] : .undefined("there is no previous item")
+        case "nextitem": return index < n - 1 ? items[index + 1] : .undefined("there is no next item")
+        case "cycle":
+            let i = index
+            return .function(JinjaFunction(name: "cycle") { args, _, interpreter throws(ChatTemplateError) in
+                guard !args.isEmpty else { throw interpreter.fail(.type, "no items for cycling given") }
+                return args[i % args.count]
+            })
+        default: return nil
         }
     }
 }
