@@ -429,16 +429,21 @@ enum JinjaFilters {
     // MARK: Python string helpers
 
     static func pyStrip(_ s: String, chars: String?, left: Bool, right: Bool) -> String {
-        let scalars = Array(s.unicodeScalars)
         let set = chars.map { Set($0.unicodeScalars) }
         func strip(_ c: Unicode.Scalar) -> Bool { set.map { $0.contains(c) } ?? isPythonSpace(c) }
-        var start = 0
-        var end = scalars.count
-        if left { while start < end, strip(scalars[start]) { start += 1 } }
-        if right { while end > start, strip(scalars[end - 1]) { end -= 1 } }
-        var out = String.UnicodeScalarView()
-        out.append(contentsOf: scalars[start..<end])
-        return String(out)
+        let scalars = s.unicodeScalars
+        var start = scalars.startIndex
+        var end = scalars.endIndex
+        if left { while start < end, strip(scalars[start]) { start = scalars.index(after: start) } }
+        if right {
+            while end > start {
+                let before = scalars.index(before: end)
+                guard strip(scalars[before]) else { break }
+                end = before
+            }
+        }
+        if start == scalars.startIndex && end == scalars.endIndex { return s }
+        return String(scalars[start..<end])
     }
 
     static func pyReplace(_ s: String, _ old: String, _ new: String, count: Int?) -> String {
