@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "CrynuxSDK", targets: ["CrynuxSDK"]),
+        .library(name: "NodeKit", targets: ["NodeKit"]),
         .executable(name: "crynux", targets: ["crynux"]),
     ],
     dependencies: [
@@ -33,10 +34,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "NodeKit",
+            dependencies: ["CrynuxSDK"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "crynux",
             dependencies: [
                 "CrynuxSDK",
+                "NodeKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -45,6 +52,11 @@ let package = Package(
             name: "CrynuxSDKTests",
             dependencies: ["CrynuxSDK"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NodeKitTests",
+            dependencies: ["NodeKit"],
             swiftSettings: swiftSettings
         ),
     ],
