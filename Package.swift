@@ -57,6 +57,7 @@ let package = Package(
         .testTarget(
             name: "NodeKitTests",
             dependencies: ["NodeKit"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
     ],

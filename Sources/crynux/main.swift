@@ -1,13 +1,14 @@
 import ArgumentParser
 import CrynuxSDK
 import Foundation
+import NodeKit
 
 /// The `crynux` command: parses arguments, then calls CrynuxSDK.
 struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self, Template.self])
+        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self])
 }
 
 struct Tools: ParsableCommand {
@@ -140,6 +141,39 @@ struct Template: ParsableCommand {
                 templatePath: template, conversationPath: conversation, addGenerationPrompt: addGenerationPrompt, bosToken: bosToken,
                 eosToken: eosToken, now: now)
             FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
+struct Model: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "GGUF model files.", subcommands: [Info.self])
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a GGUF file and print its metadata and tensor table summary.")
+        @Option(help: "The .gguf file.") var model: String
+        func run() throws {
+            do { emit(try GGUFFile(path: model).summary) } catch { throw ToolError("\(model): \(error)") }
+        }
+    }
+}
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Token ids of TEXT with a GGUF model's tokenizer.")
+    @Option(help: "The .gguf file.") var model: String
+    @Flag(help: "Print a JSON object with ids and token spellings.") var json = false
+    @Flag(name: .customLong("no-parse-special"), help: "Treat control tokens in TEXT as plain text.") var noParseSpecial = false
+    @Argument(help: "The text.") var text: String
+    func run() throws {
+        let tokenizer: BPETokenizer
+        do { tokenizer = try BPETokenizer(gguf: try GGUFFile(path: model)) } catch { throw ToolError("\(model): \(error)") }
+        let ids = tokenizer.encode(text, parseSpecial: !noParseSpecial)
+        if json {
+            emit(CanonicalJSON.encode(.object([
+                JSONMember("ids", .array(ids.map { .integer($0) })),
+                JSONMember("tokens", .array(ids.map { .string(tokenizer.token($0) ?? "") })),
+            ])))
+        } else {
+            emit(ids.map(String.init).joined(separator: " "))
         }
     }
 }

@@ -275,3 +275,30 @@ struct GGUFReader {
         }
     }
 }
+
+extension GGUFFile {
+    /// A human-readable summary: version, metadata (long arrays abbreviated) and tensor counts by type.
+    public var summary: String {
+        var lines = ["GGUF v\(version): \(metadata.count) metadata entries, \(tensors.count) tensors, alignment \(alignment)"]
+        for (key, value) in metadata {
+            lines.append("  \(key) = \(Self.describe(value))")
+        }
+        var byType: [String: Int] = [:]
+        for t in tensors { byType[t.type.name, default: 0] += 1 }
+        lines.append("  tensors by type: " + byType.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        return lines.joined(separator: "\n")
+    }
+
+    static func describe(_ value: GGUFValue) -> String {
+        switch value {
+        case .string(let s): return s.count > 120 ? "\"\(s.prefix(117))...\" (\(s.count) characters)" : "\"\(s)\""
+        case .array(let items):
+            let shown = items.prefix(4).map(describe).joined(separator: ", ")
+            return items.count > 4 ? "[\(shown), … \(items.count) items]" : "[\(shown)]"
+        case .bool(let b): return String(b)
+        default:
+            if let i = value.int { return String(i) }
+            return value.double.map { String($0) } ?? "?"
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import CrynuxSDK
+@testable import NodeKit
+
+/// The bundled model, as `scripts/fetch-model.sh` (run by `make test`) caches it.
+enum BundledModel {
+    static let path: String = {
+        let env = ProcessInfo.processInfo.environment
+        if let p = env["CRYNUX_MODEL_PATH"] { return p }
+        let base = env["CRYNUX_MODEL_DIR"] ?? ((env["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/models")
+        return base + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+    }()
+
+    static func load() throws -> GGUFFile {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FixtureMissing(message: "the bundled model is not at \(path): run scripts/fetch-model.sh (make test does)")
+        }
+        return try GGUFFile(path: path)
+    }
+}
+
+struct FixtureMissing: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+struct TokenizerCase: Sendable, CustomTestStringConvertible {
+    var value: JSONValue
+    var testDescription: String { "\(value["id"]?.stringValue ?? "") \(value["category"]?.stringValue ?? "")" }
+
+    static let root: JSONValue? = {
+        guard let url = Bundle.module.url(forResource: "tokenizer-smollm2", withExtension: "json", subdirectory: "Fixtures"),
+            let data = try? Data(contentsOf: url)
+        else { return nil }
+        return try? JSONValue.parse(Array(data))
+    }()
+
+    static func cases(_ key: String) -> [TokenizerCase] {
+        guard case .array(let items)? = root?[key] else { return [] }
+        return items.map { TokenizerCase(value: $0) }
+    }
+}
+
+func intArray(_ v: JSONValue?) -> [Int] {
+    guard case .array(let items)? = v else { return [] }
+    return items.compactMap { $0.doubleValue.map { Int($0) } }
+}
+
+@Suite struct TokenizerTests {
+    static let tokenizer: BPETokenizer? = try? BPETokenizer(gguf: BundledModel.load())
+
+    @Test func modelAndVectorsArePresent() throws {
+        _ = try BundledModel.load()
+        #expect(TokenizerCase.cases("cases").count == 52)
+        #expect(Self.tokenizer?.tokens.count == 49152 && Self.tokenizer?.specialIDs.count == 17)
+    }
+
+    @Test(arguments: TokenizerCase.cases("cases"))
+    func encodesAsTransformers(_ c: TokenizerCase) throws {
+        let tokenizer = try #require(Self.tokenizer)
+        let text = c.value["text"]?.stringValue ?? ""
+        let ids = tokenizer.encode(text)
+        #expect(ids == intArray(c.value["ids"]))
+        if case .array(let spellings)? = c.value["tokens"] {
+            #expect(ids.map { tokenizer.token($0) ?? "" } == spellings.compactMap(\.stringValue))
+        }
+        #expect(tokenizer.decode(ids) == c.value["decoded"]?.stringValue)
+        if c.value["ids_special_as_text"] != nil {
+            #expect(tokenizer.encode(text, parseSpecial: false) == intArray(c.value["ids_special_as_text"]))
+        }
+    }
+
+    @Test(arguments: TokenizerCase.cases("decode_cases"))
+    func decodesAsTransformers(_ c: TokenizerCase) throws {
+        let tokenizer = try #require(Self.tokenizer)
+        let skip = { if case .bool(true)? = c.value["skip_special_tokens"] { return true } else { return false } }()
+        #expect(tokenizer.decode(intArray(c.value["ids"]), skipSpecial: skip) == c.value["text"]?.stringValue)
+    }
+}
