@@ -12,19 +12,23 @@ setup:
 model: setup
 	@scripts/fetch-model.sh >/dev/null
 
-build: setup
-	$(SWIFT) build
+# Release builds throughout: the engine's kernels are too slow unoptimised for its tests to be useful.
+# -enable-testing keeps @testable imports working in the optimised test build.
+BUILD_FLAGS = -c release -Xswiftc -enable-testing
 
-# Builds everything (failing on any warning in our own code), runs the Swift test suites, then checks
-# the command-line tools against every golden vector.
+build: setup
+	$(SWIFT) build $(BUILD_FLAGS)
+
+# Builds everything (failing on any warning in our own code), runs the Swift test suites (the engine's
+# against the bundled model), then checks the command-line tools against every golden vector.
 test: setup model
-	@scripts/build-checked.sh $(SWIFT) build --build-tests
-	CRYNUX_MODEL_PATH="$$(scripts/fetch-model.sh)" $(SWIFT) test --skip-build
-	python3 scripts/cli-vectors.py "$$($(SWIFT) build --show-bin-path)/crynux"
+	@scripts/build-checked.sh $(SWIFT) build --build-tests $(BUILD_FLAGS)
+	CRYNUX_MODEL_PATH="$$(scripts/fetch-model.sh)" $(SWIFT) test --skip-build $(BUILD_FLAGS)
+	python3 scripts/cli-vectors.py "$$($(SWIFT) build -c release --show-bin-path)/crynux"
 
 serve: build model
 	@echo "make serve: the Bridge on the embedded local network is not built yet." >&2
-	@echo "What exists today is the SDK foundation and the protocol tools: try '$$($(SWIFT) build --show-bin-path)/crynux tools --help'." >&2
+	@echo "What exists today is the SDK foundation, chat templates, the GGUF reader, tokenizer and a first engine: try '$$($(SWIFT) build -c release --show-bin-path)/crynux --help'." >&2
 	@exit 1
 
 clean:

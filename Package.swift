@@ -34,9 +34,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CKernels"),
         .target(
             name: "NodeKit",
-            dependencies: ["CrynuxSDK"],
+            dependencies: ["CrynuxSDK", "CKernels"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
