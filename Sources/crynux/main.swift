@@ -8,7 +8,7 @@ struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self])
+        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self])
 }
 
 struct Tools: ParsableCommand {
@@ -174,6 +174,65 @@ struct Tokenize: ParsableCommand {
             ])))
         } else {
             emit(ids.map(String.init).joined(separator: " "))
+        }
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text with a GGUF model, from a raw prompt or a chat (GPTTaskArgs JSON: prints the GPTTaskResponse).")
+    @Option(help: "The .gguf file.") var model: String
+    @Option(help: "A raw prompt (no chat template).") var prompt: String?
+    @Option(help: "A task-args JSON file ({\"model\", \"messages\", …}); runs it as a node would.") var chat: String?
+    @Option(name: .customLong("max-tokens"), help: "The most new tokens (default 256).") var maxTokens: Int = 256
+    @Option(help: "Sampling seed (default 0).") var seed: UInt64 = 0
+    @Option(help: "Sample with this temperature (greedy when absent or 0).") var temperature: Float?
+    @Option(help: "Threads (default 1).") var threads: Int = 1
+    @Flag(help: "Print tokens as they are produced (raw prompts).") var stream = false
+
+    func run() throws {
+        guard (prompt == nil) != (chat == nil) else { throw ToolError("give exactly one of --prompt and --chat") }
+        guard maxTokens >= 0, threads >= 1, threads <= 256 else { throw ToolError("--max-tokens must be ≥ 0 and --threads 1…256") }
+        let generator: TextGenerator
+        do { generator = try TextGenerator(path: model, threads: threads) } catch { throw ToolError("\(model): \(error)") }
+        if let chat {
+            guard let data = FileManager.default.contents(atPath: chat) else { throw ToolError("cannot read \(chat)") }
+            var task: GPTTaskArgs
+            do { task = try GPTTaskArgs(json: Array(data)) } catch { throw ToolError("invalid task arguments: \(error)") }
+            var config = task.generationConfig ?? GenerationConfig()
+            config.maxNewTokens = config.maxNewTokens ?? maxTokens
+            if let temperature, temperature > 0 { config.doSample = true; config.temperature = Double(temperature) }
+            task.generationConfig = config
+            task.seed = task.seed ?? Int(truncatingIfNeeded: seed)
+            let response: GPTTaskResponse
+            do { response = try generator.run(task: task) } catch { throw ToolError("\(error)") }
+            emit(try JSONValueEncoder().encode(response).compactText)
+            return
+        }
+        let sampling = SamplingOptions(doSample: (temperature ?? 0) > 0, temperature: temperature ?? 1, seed: seed)
+        let ids = generator.tokenizer.encode(prompt!)
+        var printed = 0
+        var produced: [Int] = []
+        let result: [GeneratedSequence]
+        do {
+            result = try generator.generate(prompt: ids, maxNewTokens: maxTokens, sampling: sampling) { token in
+                guard stream else { return }
+                produced.append(token)
+                let text = generator.tokenizer.decode(produced, skipSpecial: true)
+                // Print only whole characters: hold back a trailing replacement character (a split UTF-8 sequence).
+                let stable = text.hasSuffix("\u{FFFD}") ? String(text.dropLast()) : text
+                if stable.count > printed {
+                    FileHandle.standardOutput.write(Data(String(stable.dropFirst(printed)).utf8))
+                    printed = stable.count
+                }
+            }
+        } catch { throw ToolError("\(error)") }
+        if stream {
+            let text = result[0].text
+            if text.count > printed { FileHandle.standardOutput.write(Data(String(text.dropFirst(printed)).utf8)) }
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        } else {
+            emit(result[0].text)
         }
     }
 }

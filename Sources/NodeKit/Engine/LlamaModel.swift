@@ -130,6 +130,8 @@ public final class InferenceSession: @unchecked Sendable {
     public let capacity: Int
     /// Tokens evaluated so far.
     public private(set) var position = 0
+    /// The threads matrix products are split over.
+    public let pool: ThreadPool
     var keys: [Float]
     var values: [Float]
     var x: [Float], xb: [Float], q: [Float], k: [Float], v: [Float], att: [Float], attOut: [Float]
@@ -137,9 +139,10 @@ public final class InferenceSession: @unchecked Sendable {
     /// The logits of the last evaluated position.
     public private(set) var logits: [Float]
 
-    /// A session holding up to `capacity` tokens.
-    public init(model: LlamaModel, capacity: Int) {
+    /// A session holding up to `capacity` tokens, computing on `threads` threads (or a shared pool).
+    public init(model: LlamaModel, capacity: Int, threads: Int = 1, pool: ThreadPool? = nil) {
         self.model = model
+        self.pool = pool ?? ThreadPool(threads: threads)
         self.capacity = max(1, min(capacity, model.config.contextLength))
         let c = model.config
         let kvWidth = c.kvHeads * c.headDimension
@@ -226,10 +229,18 @@ public final class InferenceSession: @unchecked Sendable {
         matvec(m.output, xb, &logits)
     }
 
+    /// `out = w · input`, rows split over the pool (each row is computed by one thread, the same way
+    /// whatever the thread count, so the result is bit-identical for 1, 2 or 8 threads).
     func matvec(_ w: WeightMatrix, _ input: [Float], _ out: inout [Float]) {
         input.withUnsafeBufferPointer { inp in
             out.withUnsafeMutableBufferPointer { o in
-                w.multiply(inp.baseAddress!, into: o.baseAddress!, rows: 0..<w.rows)
+                let x = UncheckedPointer(inp.baseAddress!)
+                let y = UncheckedMutablePointer(o.baseAddress!)
+                if pool.count == 1 || w.rows * w.columns < 1 << 16 {
+                    w.multiply(x.pointer, into: y.pointer, rows: 0..<w.rows)
+                } else {
+                    pool.parallelFor(w.rows) { range in w.multiply(x.pointer, into: y.pointer, rows: range) }
+                }
             }
         }
     }
@@ -257,4 +268,16 @@ public final class InferenceSession: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Pointers handed to pool threads for the duration of one job (the job ends before the buffer does).
+struct UncheckedPointer: @unchecked Sendable {
+    let pointer: UnsafePointer<Float>
+    init(_ p: UnsafePointer<Float>) { pointer = p }
+}
+
+/// A writable pointer handed to pool threads; each thread writes disjoint rows.
+struct UncheckedMutablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ p: UnsafeMutablePointer<Float>) { pointer = p }
 }

@@ -1,0 +1,259 @@
+import CrynuxSDK
+import Foundation
+
+/// How the next token is chosen.
+///
+/// With `doSample` false (the default) decoding is greedy: the highest logit, the lowest id on ties.
+/// Sampling applies, in this order: repetition penalty (Hugging Face's rule: positive logits divided,
+/// negative multiplied), temperature, top-k (ties at the k-th value kept), softmax, top-p, min-p,
+/// typical-p, then draws from the remaining mass with `EngineRandom` seeded by `seed`.
+public struct SamplingOptions: Sendable, Hashable {
+    /// Sample instead of greedy decoding.
+    public var doSample: Bool
+    /// Softmax temperature (> 0).
+    public var temperature: Float
+    /// Keep only the k most likely tokens.
+    public var topK: Int?
+    /// Keep the smallest set of tokens whose probability reaches p.
+    public var topP: Float?
+    /// Drop tokens less likely than min-p times the most likely one.
+    public var minP: Float?
+    /// Locally typical sampling mass.
+    public var typicalP: Float?
+    /// Penalty (> 1 discourages) for tokens already in the prompt or output.
+    public var repetitionPenalty: Float?
+    /// The seed of the random stream.
+    public var seed: UInt64
+
+    /// Creates options; the defaults are greedy decoding.
+    public init(
+        doSample: Bool = false, temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, minP: Float? = nil, typicalP: Float? = nil,
+        repetitionPenalty: Float? = nil, seed: UInt64 = 0
+    ) {
+        self.doSample = doSample
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.minP = minP
+        self.typicalP = typicalP
+        self.repetitionPenalty = repetitionPenalty
+        self.seed = seed
+    }
+}
+
+/// The engine's documented random stream: xoshiro256** seeded through SplitMix64, so a seed gives the
+/// same draws on every machine and thread count.
+public struct EngineRandom: RandomNumberGenerator, Sendable {
+    var s: (UInt64, UInt64, UInt64, UInt64)
+
+    /// Seeds the stream.
+    public init(seed: UInt64) {
+        var x = seed
+        func splitmix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0
+        s.3 ^= s.1
+        s.1 ^= s.2
+        s.0 ^= s.3
+        s.2 ^= t
+        s.3 = s.3 << 45 | s.3 >> 19
+        return result
+    }
+
+    /// A uniform double in [0, 1) from 53 random bits.
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
+/// Why generation ended.
+public enum FinishReason: String, Sendable, Hashable {
+    /// The model produced its end-of-sequence token.
+    case stop
+    /// The token limit (or a stop string, as the network counts it) ended it.
+    case length
+}
+
+/// One generated sequence.
+public struct GeneratedSequence: Sendable, Hashable {
+    /// The new token ids (the end token included when produced).
+    public var tokens: [Int]
+    /// The decoded text, special tokens removed.
+    public var text: String
+    /// Why it ended.
+    public var finishReason: FinishReason
+}
+
+/// Runs prompts through a model: greedy or sampled decoding, stop strings, several sequences, and the
+/// network's `GPTTaskArgs` → `GPTTaskResponse`.
+public final class TextGenerator: @unchecked Sendable {
+    // Holds immutable model, tokenizer and a pool that serialises its own jobs; one generation at a time.
+    /// The model.
+    public let model: LlamaModel
+    /// Its tokenizer.
+    public let tokenizer: BPETokenizer
+    /// The model's chat template, when the GGUF has one.
+    public let chatTemplate: ChatTemplate?
+    let pool: ThreadPool
+
+    /// Loads everything from a GGUF file and computes on `threads` threads.
+    public init(path: String, threads: Int = 1) throws {
+        let file = try GGUFFile(path: path)
+        model = try LlamaModel(file: file)
+        tokenizer = try BPETokenizer(gguf: file)
+        chatTemplate = try file["tokenizer.chat_template"]?.string.map { try ChatTemplate(source: $0) }
+        pool = ThreadPool(threads: threads)
+    }
+
+    /// Generates up to `maxNewTokens` after `prompt`, `count` times; `onToken` sees each new token of the
+    /// first sequence as it is produced (for streaming).
+    public func generate(
+        prompt: [Int], maxNewTokens: Int, stopStrings: [String] = [], sampling: SamplingOptions = SamplingOptions(), count: Int = 1,
+        onToken: ((Int) -> Void)? = nil
+    ) throws(EngineError) -> [GeneratedSequence] {
+        guard !prompt.isEmpty else { throw EngineError("the prompt is empty") }
+        guard maxNewTokens >= 0 else { throw EngineError("max_new_tokens must not be negative") }
+        guard count >= 1 else { throw EngineError("num_return_sequences must be at least 1") }
+        guard prompt.count + maxNewTokens <= model.config.contextLength else {
+            throw EngineError("the prompt (\(prompt.count) tokens) plus \(maxNewTokens) new tokens exceed the context of \(model.config.contextLength)")
+        }
+        var random = EngineRandom(seed: sampling.seed)
+        var results: [GeneratedSequence] = []
+        for index in 0..<count {
+            let session = InferenceSession(model: model, capacity: prompt.count + maxNewTokens, pool: pool)
+            for (i, t) in prompt.enumerated() { try session.evaluate(t, computeLogits: i == prompt.count - 1) }
+            var generated: [Int] = []
+            var finish = FinishReason.length
+            while generated.count < maxNewTokens {
+                let next = choose(session.logits, history: prompt + generated, sampling, &random)
+                generated.append(next)
+                if index == 0 { onToken?(next) }
+                if next == tokenizer.eosID {
+                    finish = .stop
+                    break
+                }
+                if !stopStrings.isEmpty {
+                    let text = tokenizer.decode(generated, skipSpecial: true)
+                    if stopStrings.contains(where: { !$0.isEmpty && text.hasSuffix($0) }) { break }
+                }
+                if generated.count < maxNewTokens { try session.evaluate(next) }
+            }
+            results.append(GeneratedSequence(tokens: generated, text: tokenizer.decode(generated, skipSpecial: true), finishReason: finish))
+        }
+        return results
+    }
+
+    /// Runs an LLM task as the network's worker does: the model's chat template over the messages (content
+    /// blocks flattened to text), tokenised without added tokens, generation, then `GPTTaskResponse`.
+    public func run(task: GPTTaskArgs) throws -> GPTTaskResponse {
+        try task.validate()
+        if let bits = task.quantizeBits {
+            throw EngineError("quantize_bits \(bits) is not supported by this engine yet")
+        }
+        if let dtype = task.dtype, dtype != .auto, dtype != .float32 {
+            throw EngineError("dtype \(dtype.rawValue) is not supported by this engine (it computes in float32)")
+        }
+        guard let template = chatTemplate else { throw EngineError("the model has no chat template") }
+        var messages = task.messages
+        for i in messages.indices {
+            if case .blocks(let blocks)? = messages[i].content {
+                messages[i].content = .text(blocks.map { block -> String in
+                    if case .text(let t) = block { return t }
+                    return "<image>"
+                }.joined())
+            }
+        }
+        var arguments: [String: JSONValue] = [:]
+        if case .object(let members)? = task.templateArgs { for m in members { arguments[m.key] = m.value } }
+        let prompt = try template.render(
+            messages: messages, tools: task.tools, addGenerationPrompt: true, bosToken: tokenizer.bosID.flatMap(tokenizer.token),
+            eosToken: tokenizer.eosID.flatMap(tokenizer.token), arguments: arguments)
+        let ids = tokenizer.encode(prompt)
+        let config = task.generationConfig
+        let sampling = SamplingOptions(
+            doSample: config?.doSample ?? false, temperature: Float(config?.temperature ?? 1), topK: config?.topK,
+            topP: config?.topP.map(Float.init), minP: config?.minP.map(Float.init), typicalP: config?.typicalP.map(Float.init),
+            repetitionPenalty: config?.repetitionPenalty.map(Float.init), seed: UInt64(bitPattern: Int64(task.seed ?? 0)))
+        let sequences = try generate(
+            prompt: ids, maxNewTokens: task.resolvedMaxNewTokens, stopStrings: config?.stopStrings ?? [], sampling: sampling,
+            count: task.resolvedNumReturnSequences)
+        let completion = sequences.reduce(0) { $0 + $1.tokens.count }
+        return GPTTaskResponse(
+            model: task.model,
+            choices: sequences.enumerated().map { i, s in
+                GPTTaskResponse.Choice(
+                    finishReason: s.finishReason.rawValue,
+                    message: GPTTaskResponse.Message(content: s.text.trimmingCharacters(in: .whitespacesAndNewlines)), index: i)
+            },
+            usage: GPTTaskResponse.Usage(promptTokens: ids.count, completionTokens: completion, totalTokens: ids.count + completion))
+    }
+
+    /// Picks the next token from `logits` (see `SamplingOptions` for the order of the steps).
+    func choose(_ raw: [Float], history: [Int], _ o: SamplingOptions, _ random: inout EngineRandom) -> Int {
+        var logits = raw
+        if let penalty = o.repetitionPenalty, penalty != 1 {
+            for id in Set(history) where id < logits.count {
+                logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty
+            }
+        }
+        if !o.doSample || o.temperature <= 0 {
+            var best = 0
+            for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+            return best
+        }
+        var candidates = logits.indices.map { ($0, logits[$0] / o.temperature) }
+        candidates.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+        if let k = o.topK, k > 0, k < candidates.count {
+            let threshold = candidates[k - 1].1
+            candidates = candidates.filter { $0.1 >= threshold }
+        }
+        let maxLogit = candidates[0].1
+        var probs = candidates.map { Double(exp($0.1 - maxLogit)) }
+        var total = probs.reduce(0, +)
+        probs = probs.map { $0 / total }
+        var keep = probs.count
+        if let p = o.topP, p < 1 {
+            var cumulative = 0.0
+            for (i, q) in probs.enumerated() {
+                cumulative += q
+                if cumulative >= Double(p) { keep = min(keep, i + 1); break }
+            }
+        }
+        if let m = o.minP, m > 0 {
+            let floor = probs[0] * Double(m)
+            keep = min(keep, max(1, probs.prefix(keep).filter { $0 >= floor }.count))
+        }
+        if let t = o.typicalP, t < 1 {
+            let entropy = -probs.reduce(0) { $0 + ($1 > 0 ? $1 * log($1) : 0) }
+            let order = (0..<keep).sorted { abs(-log(probs[$0]) - entropy) < abs(-log(probs[$1]) - entropy) }
+            var cumulative = 0.0
+            var chosen = Set<Int>()
+            for i in order {
+                chosen.insert(i)
+                cumulative += probs[i]
+                if cumulative > Double(t) { break }
+            }
+            let kept = (0..<keep).filter { chosen.contains($0) }
+            candidates = kept.map { candidates[$0] }
+            probs = kept.map { probs[$0] }
+            keep = probs.count
+        }
+        total = probs.prefix(keep).reduce(0, +)
+        var u = random.unit() * total
+        for i in 0..<keep {
+            u -= probs[i]
+            if u < 0 { return candidates[i].0 }
+        }
+        return candidates[keep - 1].0
+    }
+}
