@@ -81,11 +81,15 @@ __attribute__((target("avx2,fma"))) static float hsum(__m256 v) {
     return _mm_cvtss_f32(sums);
 }
 
-__attribute__((target("avx2,fma"))) static float dot_q4_1_avx2(const void *row, const float *x, int n) {
+__attribute__((target("avx2,fma,f16c"))) static float dot_q4_1_avx2(const void *row, const float *x, int n) {
     const uint8_t *p = (const uint8_t *)row;
     __m256 total = _mm256_setzero_ps();
     const __m128i mask = _mm_set1_epi8(0x0F);
     for (int b = 0; b < n / 32; b++, p += 20) {
+        // d and m, the block's two f16s, converted together.
+        uint32_t dm;
+        memcpy(&dm, p, 4);
+        __m128 dmf = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dm));
         __m128i qs = _mm_loadu_si128((const __m128i *)(p + 4));
         __m128i lo = _mm_and_si128(qs, mask);
         __m128i hi = _mm_and_si128(_mm_srli_epi16(qs, 4), mask);
@@ -100,13 +104,13 @@ __attribute__((target("avx2,fma"))) static float dot_q4_1_avx2(const void *row, 
         qx = _mm256_fmadd_ps(q2, x2, qx);
         qx = _mm256_fmadd_ps(q3, x3, qx);
         __m256 sx = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
-        total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load_u16(p))), qx, total);
-        total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load_u16(p + 2))), sx, total);
+        total = _mm256_fmadd_ps(_mm256_broadcastss_ps(dmf), qx, total);
+        total = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dmf)), sx, total);
     }
     return hsum(total);
 }
 
-__attribute__((target("avx2,fma"))) static float dot_q8_0_avx2(const void *row, const float *x, int n) {
+__attribute__((target("avx2,fma,f16c"))) static float dot_q8_0_avx2(const void *row, const float *x, int n) {
     const uint8_t *p = (const uint8_t *)row;
     __m256 total = _mm256_setzero_ps();
     for (int b = 0; b < n / 32; b++, p += 34) {
@@ -116,7 +120,9 @@ __attribute__((target("avx2,fma"))) static float dot_q8_0_avx2(const void *row, 
         s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(a, 8))), _mm256_loadu_ps(xb + 8), s);
         s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(c)), _mm256_loadu_ps(xb + 16), s);
         s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(c, 8))), _mm256_loadu_ps(xb + 24), s);
-        total = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load_u16(p))), s, total);
+        uint16_t h = load_u16(p);
+        __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128(h));
+        total = _mm256_fmadd_ps(_mm256_broadcastss_ps(d), s, total);
     }
     return hsum(total);
 }
@@ -134,7 +140,7 @@ static int avx2_state = -1;
 int ck_has_avx2(void) {
     if (avx2_state < 0) {
         __builtin_cpu_init();
-        avx2_state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        avx2_state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     }
     return avx2_state;
 }

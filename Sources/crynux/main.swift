@@ -8,7 +8,7 @@ struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self])
+        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self])
 }
 
 struct Tools: ParsableCommand {
@@ -233,6 +233,35 @@ struct Generate: ParsableCommand {
             FileHandle.standardOutput.write(Data("\n".utf8))
         } else {
             emit(result[0].text)
+        }
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Engine.self])
+
+    struct Engine: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Prompt and decode tokens/s of the engine on a GGUF model.")
+        @Option(help: "The .gguf file.") var model: String
+        @Option(name: .customLong("prompt-tokens"), help: "Prompt length (default 128).") var promptTokens = 128
+        @Option(name: .customLong("decode-tokens"), help: "Tokens to generate (default 128).") var decodeTokens = 128
+        @Option(help: "Threads (default 1).") var threads = 1
+        @Flag(help: "Print JSON lines (as scripts/bench-engine.sh reads them).") var json = false
+        func run() throws {
+            guard threads >= 1, threads <= 256 else { throw ToolError("--threads must be 1…256") }
+            let result: EngineBenchmark.Result
+            do {
+                result = try EngineBenchmark.run(
+                    model: try LlamaModel(path: model), promptTokens: promptTokens, decodeTokens: decodeTokens, threads: threads)
+            } catch { throw ToolError("\(error)") }
+            if json {
+                emit("{\"impl\": \"crynux\", \"kind\": \"prompt\", \"tps\": \(result.promptTokensPerSecond)}")
+                emit("{\"impl\": \"crynux\", \"kind\": \"decode\", \"tps\": \(result.decodeTokensPerSecond)}")
+            } else {
+                let prompt = String(format: "%.1f", result.promptTokensPerSecond)
+                let decode = String(format: "%.1f", result.decodeTokensPerSecond)
+                emit("prompt \(promptTokens) tokens: \(prompt) tokens/s; decode \(decodeTokens) tokens: \(decode) tokens/s (\(threads) thread(s))")
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The shape of a `llama` / `qwen2` model, read from GGUF metadata.
@@ -168,8 +169,6 @@ public final class InferenceSession: @unchecked Sendable {
         guard token >= 0, token < c.vocabulary else { throw EngineError("token id \(token) is outside the vocabulary") }
         guard position < capacity else { throw EngineError("the context of \(capacity) tokens is full") }
         let kvWidth = c.kvHeads * c.headDimension
-        let hd = c.headDimension
-        let group = c.heads / c.kvHeads
         let pos = position
         x.withUnsafeMutableBufferPointer { m.tokenEmbedding.row(token, into: $0.baseAddress!) }
         for (layer, block) in m.blocks.enumerated() {
@@ -187,30 +186,7 @@ public final class InferenceSession: @unchecked Sendable {
                 keys[cacheBase + i] = k[i]
                 values[cacheBase + i] = v[i]
             }
-            let scale = 1 / Float(hd).squareRoot()
-            for h in 0..<c.heads {
-                let kvh = h / group
-                var maxScore = -Float.infinity
-                for t in 0...pos {
-                    let kb = (layer * capacity + t) * kvWidth + kvh * hd
-                    var s: Float = 0
-                    for i in 0..<hd { s += q[h * hd + i] * keys[kb + i] }
-                    s *= scale
-                    scores[t] = s
-                    maxScore = max(maxScore, s)
-                }
-                var sum: Float = 0
-                for t in 0...pos {
-                    scores[t] = exp(scores[t] - maxScore)
-                    sum += scores[t]
-                }
-                for i in 0..<hd { att[h * hd + i] = 0 }
-                for t in 0...pos {
-                    let w = scores[t] / sum
-                    let vb = (layer * capacity + t) * kvWidth + kvh * hd
-                    for i in 0..<hd { att[h * hd + i] += w * values[vb + i] }
-                }
-            }
+            attention(layer: layer, pos: pos)
             matvec(block.o, att, &attOut)
             for i in 0..<c.embedding { x[i] += attOut[i] }
             rmsNorm(x, block.ffnNorm, into: &xb, eps: c.rmsEpsilon)
@@ -227,6 +203,48 @@ public final class InferenceSession: @unchecked Sendable {
         guard computeLogits else { return }
         rmsNorm(x, m.outputNorm, into: &xb, eps: c.rmsEpsilon)
         matvec(m.output, xb, &logits)
+    }
+
+    /// Multi-head attention of the current position over the cache, per head, into `att`.
+    func attention(layer: Int, pos: Int) {
+        let c = model.config
+        let hd = c.headDimension
+        let kvWidth = c.kvHeads * hd
+        let group = c.heads / c.kvHeads
+        let scale = 1 / Float(hd).squareRoot()
+        let layerBase = layer * capacity * kvWidth
+        q.withUnsafeBufferPointer { qp in
+            keys.withUnsafeBufferPointer { kp in
+                values.withUnsafeBufferPointer { vp in
+                    att.withUnsafeMutableBufferPointer { ap in
+                        scores.withUnsafeMutableBufferPointer { sp in
+                            let q = qp.baseAddress!, k = kp.baseAddress!, v = vp.baseAddress!, a = ap.baseAddress!, s = sp.baseAddress!
+                            for h in 0..<c.heads {
+                                let kvh = h / group
+                                var maxScore = -Float.infinity
+                                for t in 0...pos {
+                                    let score = ck_dot_f32(q + h * hd, k + layerBase + t * kvWidth + kvh * hd, Int32(hd)) * scale
+                                    s[t] = score
+                                    maxScore = max(maxScore, score)
+                                }
+                                var sum: Float = 0
+                                for t in 0...pos {
+                                    s[t] = exp(s[t] - maxScore)
+                                    sum += s[t]
+                                }
+                                let out = a + h * hd
+                                out.update(repeating: 0, count: hd)
+                                for t in 0...pos {
+                                    let w = s[t] / sum
+                                    let row = v + layerBase + t * kvWidth + kvh * hd
+                                    for i in 0..<hd { out[i] += w * row[i] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// `out = w · input`, rows split over the pool (each row is computed by one thread, the same way

