@@ -71,33 +71,7 @@ struct JinjaLexer {
         if !special {
             return text.utf8.last == 0x0A ? String(text.utf8.dropLast())! : text
         }
-        var lines: [Substring.UnicodeScalarView] = []
-        let scalars = text.unicodeScalars
-        var start = scalars.startIndex
-        var i = start
-        while i < scalars.endIndex {
-            let c = scalars[i]
-            switch c.value {
-            case 0x0A, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029:
-                lines.append(scalars[start..<i])
-                i = scalars.index(after: i)
-                start = i
-            case 0x0D:
-                lines.append(scalars[start..<i])
-                i = scalars.index(after: i)
-                if i < scalars.endIndex, scalars[i] == "\n" { i = scalars.index(after: i) }
-                start = i
-            default:
-                i = scalars.index(after: i)
-            }
-        }
-        if start < scalars.endIndex { lines.append(scalars[start...]) }
-        var out = String.UnicodeScalarView()
-        for (n, line) in lines.enumerated() {
-            if n > 0 { out.append("\n") }
-            out.append(contentsOf: line)
-        }
-        return String(out)
+        return JinjaFilters.pySplitlines(text).joined(separator: "\n")
     }
 
     func location(_ offset: Int) -> SourceLocation {
