@@ -84,27 +84,9 @@ struct WeightMatrix: @unchecked Sendable {
             defer { buffer.deallocate() }
             for r in range {
                 row(r, into: buffer)
-                out[r] = Self.dot(buffer, x, columns)
+                out[r] = ck_dot_f32(buffer, x, n)
             }
         }
-    }
-
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var i = 0
-        while i + 8 <= n {
-            let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-            let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-            acc.addProduct(va, vb)
-            i += 8
-        }
-        var s = acc.sum()
-        while i < n {
-            s += a[i] * b[i]
-            i += 1
-        }
-        return s
     }
 }
 

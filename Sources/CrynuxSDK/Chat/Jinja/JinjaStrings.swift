@@ -47,14 +47,4 @@ enum UTF8Search {
             return out
         }
     }
-
-    /// The number of Unicode scalars in the first `byteOffset` bytes (Python's string index of that byte).
-    static func scalarIndex(ofByte byteOffset: Int, in s: String) -> Int {
-        var s = s
-        return s.withUTF8 { b in
-            var n = 0
-            for i in 0..<byteOffset where b[i] & 0xC0 != 0x80 { n += 1 }
-            return n
-        }
-    }
 }

@@ -104,7 +104,7 @@ enum JinjaValue: Sendable {
         case .list(let a): return "[" + a.map(\.repr).joined(separator: ", ") + "]"
         case .tuple(let a): return a.count == 1 ? "(" + a[0].repr + ",)" : "(" + a.map(\.repr).joined(separator: ", ") + ")"
         case .dict(let d): return "{" + d.entries.map { $0.key.repr + ": " + $0.value.repr }.joined(separator: ", ") + "}"
-        case .namespace(let ns): return "<Namespace " + JinjaValue.dict(ns.snapshot).repr + ">"
+        case .namespace(let ns): return "<Namespace " + JinjaValue.dict(ns.attributes).repr + ">"
         case .function(let f): return "<function \(f.name)>"
         case .loop(let l): return "<LoopContext \(l.index + 1)/\(l.items.count)>"
         }
@@ -299,7 +299,6 @@ final class JinjaNamespace: @unchecked Sendable {
     // Mutated only by the single render that created it; never shared across threads.
     var attributes = JinjaDict()
     init() {}
-    var snapshot: JinjaDict { attributes }
 }
 
 /// A callable: a global, a macro, a bound method, `caller`, or `loop.cycle`.
