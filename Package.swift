@@ -57,7 +57,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeKitTests",
-            dependencies: ["NodeKit"],
+            dependencies: ["NodeKit", "CKernels"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

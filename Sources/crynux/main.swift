@@ -188,7 +188,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampling seed (default 0).") var seed: UInt64 = 0
     @Option(help: "Sample with this temperature (greedy when absent or 0).") var temperature: Float?
     @Option(help: "Threads (default 1).") var threads: Int = 1
-    @Flag(help: "Print tokens as they are produced (raw prompts).") var stream = false
+    @Flag(help: "Print text as it is produced (with --chat, to stderr).") var stream = false
 
     func run() throws {
         guard (prompt == nil) != (chat == nil) else { throw ToolError("give exactly one of --prompt and --chat") }
@@ -205,31 +205,27 @@ struct Generate: ParsableCommand {
             task.generationConfig = config
             task.seed = task.seed ?? Int(truncatingIfNeeded: seed)
             let response: GPTTaskResponse
-            do { response = try generator.run(task: task) } catch { throw ToolError("\(error)") }
+            do {
+                response = try generator.run(task: task) { event in
+                    // The response JSON goes to stdout; the live text of the first sequence to stderr.
+                    guard stream, case .token(0, _, let text) = event, !text.isEmpty else { return }
+                    FileHandle.standardError.write(Data(text.utf8))
+                }
+            } catch { throw ToolError("\(error)") }
+            if stream { FileHandle.standardError.write(Data("\n".utf8)) }
             emit(try JSONValueEncoder().encode(response).compactText)
             return
         }
         let sampling = SamplingOptions(doSample: (temperature ?? 0) > 0, temperature: temperature ?? 1, seed: seed)
         let ids = generator.tokenizer.encode(prompt!)
-        var printed = 0
-        var produced: [Int] = []
         let result: [GeneratedSequence]
         do {
-            result = try generator.generate(prompt: ids, maxNewTokens: maxTokens, sampling: sampling) { token in
-                guard stream else { return }
-                produced.append(token)
-                let text = generator.tokenizer.decode(produced, skipSpecial: true)
-                // Print only whole characters: hold back a trailing replacement character (a split UTF-8 sequence).
-                let stable = text.hasSuffix("\u{FFFD}") ? String(text.dropLast()) : text
-                if stable.count > printed {
-                    FileHandle.standardOutput.write(Data(String(stable.dropFirst(printed)).utf8))
-                    printed = stable.count
-                }
-            }
+            result = try generator.generate(prompt: ids, maxNewTokens: maxTokens, sampling: sampling, onEvent: { event in
+                guard stream, case .token(_, _, let text) = event, !text.isEmpty else { return }
+                FileHandle.standardOutput.write(Data(text.utf8))
+            })
         } catch { throw ToolError("\(error)") }
         if stream {
-            let text = result[0].text
-            if text.count > printed { FileHandle.standardOutput.write(Data(String(text.dropFirst(printed)).utf8)) }
             FileHandle.standardOutput.write(Data("\n".utf8))
         } else {
             emit(result[0].text)

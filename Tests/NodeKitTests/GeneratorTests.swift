@@ -67,7 +67,58 @@ import NodeKit
         task.dtype = .bfloat16
         #expect(throws: EngineError.self) { _ = try generator.run(task: task) }
         task.dtype = nil
-        task.quantizeBits = 8
+        task.quantizeBits = 3
         #expect(throws: EngineError.self) { _ = try generator.run(task: task) }
+    }
+
+    @Test func quantizeBitsLeavesAnAlreadyQuantizedModelAsItIs() throws {
+        let generator = try #require(Self.generators[2])
+        var task = GPTTaskArgs(model: "m", messages: [.text(.user, "What is 2+2?")], generationConfig: GenerationConfig(maxNewTokens: 8))
+        let plain = try generator.run(task: task)
+        task.quantizeBits = 8
+        #expect(try generator.run(task: task) == plain)
+        task.quantizeBits = 4
+        #expect(try generator.run(task: task) == plain)
+    }
+
+    @Test func aForkedSessionContinuesLikeTheOriginal() throws {
+        let model = try #require(Self.generators[1]?.model)
+        let session = InferenceSession(model: model, capacity: 12)
+        try session.evaluate([504, 3575, 282, 4649, 314])
+        let copy = session.fork()
+        try session.evaluate([1, 2])
+        try copy.evaluate([1, 2])
+        #expect(session.logits.map(\.bitPattern) == copy.logits.map(\.bitPattern))
+        #expect(copy.position == 7)
+    }
+
+    @Test func streamingYieldsTheSameTextAsTheResult() async throws {
+        let generator = try #require(Self.generators[2])
+        let prompt = generator.tokenizer.encode("<|im_start|>user\nSay hello in French<|im_end|>\n<|im_start|>assistant\n")
+        let expected = try generator.generate(prompt: prompt, maxNewTokens: 12, count: 2)
+        var texts = ["", ""]
+        var finished: [GeneratedSequence] = []
+        for try await event in generator.stream(prompt: prompt, maxNewTokens: 12, count: 2) {
+            switch event {
+            case .token(let index, _, let text): texts[index] += text
+            case .finished(_, let sequence): finished.append(sequence)
+            }
+        }
+        #expect(finished == expected)
+        #expect(texts == expected.map(\.text))
+    }
+
+    @Test func endingTheStreamEarlyStopsTheGeneration() async throws {
+        let generator = try #require(Self.generators[1])
+        var seen = 0
+        for try await event in generator.stream(prompt: [504, 3575], maxNewTokens: 200) {
+            if case .token = event { seen += 1 }
+            if seen == 3 { break }
+        }
+        // The generator is free again at once (a still-running generation would hold its lock for 200 tokens).
+        let clock = ContinuousClock()
+        let start = clock.now
+        _ = try generator.generate(prompt: [504], maxNewTokens: 1)
+        #expect(clock.now - start < .seconds(2))
     }
 }

@@ -78,3 +78,22 @@ func intArray(_ v: JSONValue?) -> [Int] {
         #expect(tokenizer.decode(intArray(c.value["ids"]), skipSpecial: skip) == c.value["text"]?.stringValue)
     }
 }
+
+@Suite struct StreamingDetokenizerTests {
+    @Test func holdsBackSplitCharactersAndEndsLikeTheFullDecode() throws {
+        #expect(StreamingDetokenizer.incompleteSuffix(Array("é".utf8).dropLast().map { $0 }) == 1)
+        #expect(StreamingDetokenizer.incompleteSuffix(Array("日".utf8).dropLast().map { $0 }) == 2)
+        #expect(StreamingDetokenizer.incompleteSuffix(Array("a日".utf8)) == 0)
+        #expect(StreamingDetokenizer.incompleteSuffix(Array("🙂".utf8).dropLast().map { $0 }) == 3)
+        #expect(StreamingDetokenizer.incompleteSuffix([0x80, 0x80]) == 0)  // stray continuation bytes are not held
+        let tokenizer = try BPETokenizer(gguf: GGUFFile(path: BundledModel.path))
+        for text in ["Bonjour, ça va? 日本語 🙂 done", "<|im_start|>user\nhi<|im_end|>"] {
+            let ids = tokenizer.encode(text)
+            var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+            var streamed = ""
+            for id in ids { streamed += detokenizer.append(id) }
+            streamed += detokenizer.flush()
+            #expect(streamed == tokenizer.decode(ids, skipSpecial: true))
+        }
+    }
+}

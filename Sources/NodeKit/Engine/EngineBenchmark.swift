@@ -21,7 +21,7 @@ public enum EngineBenchmark {
         let clock = ContinuousClock()
         let promptSession = InferenceSession(model: model, capacity: promptTokens, pool: pool)
         let promptStart = clock.now
-        for (i, t) in prompt.enumerated() { try promptSession.evaluate(t, computeLogits: i == prompt.count - 1) }
+        try promptSession.evaluate(prompt)
         let promptTime = clock.now - promptStart
         let decodeSession = InferenceSession(model: model, capacity: decodeTokens + 1, pool: pool)
         var token = 1

@@ -94,10 +94,69 @@ public struct GeneratedSequence: Sendable, Hashable {
     public var finishReason: FinishReason
 }
 
-/// Runs prompts through a model: greedy or sampled decoding, stop strings, several sequences, and the
-/// network's `GPTTaskArgs` → `GPTTaskResponse`.
+/// What a streaming generation reports, in order: each sequence's tokens, then its end.
+public enum GenerationEvent: Sendable, Hashable {
+    /// Sequence `index` produced token `id`; `text` is the text it completes (empty while a UTF-8 character
+    /// is still incomplete, and for special tokens).
+    case token(index: Int, id: Int, text: String)
+    /// Sequence `index` ended.
+    case finished(index: Int, sequence: GeneratedSequence)
+}
+
+/// Turns a token stream into text pieces that never split a UTF-8 character.
+public struct StreamingDetokenizer: Sendable {
+    let tokenizer: BPETokenizer
+    var pending: [UInt8] = []
+
+    /// A detokenizer for `tokenizer`'s ids; special tokens produce no text.
+    public init(tokenizer: BPETokenizer) { self.tokenizer = tokenizer }
+
+    /// The text `id` completes.
+    public mutating func append(_ id: Int) -> String {
+        guard !tokenizer.specialIDs.contains(id), let spelling = tokenizer.token(id) else { return "" }
+        pending += ByteLevel.decode(spelling)
+        let keep = Self.incompleteSuffix(pending)
+        let text = String(decoding: pending[..<(pending.count - keep)], as: UTF8.self)
+        pending.removeFirst(pending.count - keep)
+        return text
+    }
+
+    /// What is left at the end (an incomplete character decodes to U+FFFD, as the full decode does).
+    public mutating func flush() -> String {
+        defer { pending = [] }
+        return String(decoding: pending, as: UTF8.self)
+    }
+
+    /// How many trailing bytes start a UTF-8 character that is not complete yet.
+    static func incompleteSuffix(_ bytes: [UInt8]) -> Int {
+        var i = bytes.count - 1
+        var continuation = 0
+        while i >= 0, continuation < 3, bytes[i] & 0xC0 == 0x80 {
+            continuation += 1
+            i -= 1
+        }
+        guard i >= 0 else { return 0 }
+        let lead = bytes[i]
+        let length = lead >= 0xF0 && lead < 0xF8 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+        return length > 1 && continuation < length - 1 ? continuation + 1 : 0
+    }
+}
+
+/// A flag another thread sets to stop a generation.
+final class CancellationFlag: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var set = false
+    func cancel() { lock.withLock { set = true } }
+    var isCancelled: Bool { lock.withLock { set } }
+}
+
+/// Runs prompts through a model: greedy or sampled decoding, stop strings, several sequences (the prompt is
+/// evaluated once and its cache shared), streaming, and the network's `GPTTaskArgs` → `GPTTaskResponse`.
+/// Calls from several threads are served one at a time.
 public final class TextGenerator: @unchecked Sendable {
-    // Holds immutable model, tokenizer and a pool that serialises its own jobs; one generation at a time.
+    // The model, tokenizer and template are immutable; `lock` serialises generations (the pool runs one job
+    // at a time) and guards `variants`.
     /// The model.
     public let model: LlamaModel
     /// Its tokenizer.
@@ -105,6 +164,8 @@ public final class TextGenerator: @unchecked Sendable {
     /// The model's chat template, when the GGUF has one.
     public let chatTemplate: ChatTemplate?
     let pool: ThreadPool
+    private let lock = NSLock()
+    private var variants: [WeightQuantization: LlamaModel] = [:]
 
     /// Loads everything from a GGUF file and computes on `threads` threads.
     public init(path: String, threads: Int = 1) throws {
@@ -115,29 +176,37 @@ public final class TextGenerator: @unchecked Sendable {
         pool = ThreadPool(threads: threads)
     }
 
-    /// Generates up to `maxNewTokens` after `prompt`, `count` times; `onToken` sees each new token of the
-    /// first sequence as it is produced (for streaming).
+    /// Generates up to `maxNewTokens` after `prompt`, `count` times; `onEvent` sees every token and the end
+    /// of every sequence as they happen. `isCancelled` is polled between tokens.
     public func generate(
         prompt: [Int], maxNewTokens: Int, stopStrings: [String] = [], sampling: SamplingOptions = SamplingOptions(), count: Int = 1,
-        onToken: ((Int) -> Void)? = nil
+        quantization: WeightQuantization = .original, isCancelled: () -> Bool = { false }, onEvent: ((GenerationEvent) -> Void)? = nil
     ) throws(EngineError) -> [GeneratedSequence] {
-        guard !prompt.isEmpty else { throw EngineError("the prompt is empty") }
-        guard maxNewTokens >= 0 else { throw EngineError("max_new_tokens must not be negative") }
-        guard count >= 1 else { throw EngineError("num_return_sequences must be at least 1") }
+        guard !prompt.isEmpty else { throw EngineError("the prompt is empty", kind: .invalidArgument) }
+        guard maxNewTokens >= 0 else { throw EngineError("max_new_tokens must not be negative", kind: .invalidArgument) }
+        guard count >= 1 else { throw EngineError("num_return_sequences must be at least 1", kind: .invalidArgument) }
         guard prompt.count + maxNewTokens <= model.config.contextLength else {
-            throw EngineError("the prompt (\(prompt.count) tokens) plus \(maxNewTokens) new tokens exceed the context of \(model.config.contextLength)")
+            throw EngineError(
+                "the prompt (\(prompt.count) tokens) plus \(maxNewTokens) new tokens exceed the context of \(model.config.contextLength)",
+                kind: .invalidArgument)
         }
+        lock.lock()
+        defer { lock.unlock() }
+        let model = try variant(quantization)
         var random = EngineRandom(seed: sampling.seed)
+        let shared = InferenceSession(model: model, capacity: prompt.count + maxNewTokens, pool: pool)
+        try shared.evaluate(prompt)
         var results: [GeneratedSequence] = []
         for index in 0..<count {
-            let session = InferenceSession(model: model, capacity: prompt.count + maxNewTokens, pool: pool)
-            for (i, t) in prompt.enumerated() { try session.evaluate(t, computeLogits: i == prompt.count - 1) }
+            let session = index == count - 1 ? shared : shared.fork()
             var generated: [Int] = []
             var finish = FinishReason.length
+            var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
             while generated.count < maxNewTokens {
+                if isCancelled() { throw EngineError("the generation was cancelled", kind: .cancelled) }
                 let next = choose(session.logits, history: prompt + generated, sampling, &random)
                 generated.append(next)
-                if index == 0 { onToken?(next) }
+                if let onEvent { onEvent(.token(index: index, id: next, text: detokenizer.append(next))) }
                 if next == tokenizer.eosID {
                     finish = .stop
                     break
@@ -148,20 +217,60 @@ public final class TextGenerator: @unchecked Sendable {
                 }
                 if generated.count < maxNewTokens { try session.evaluate(next) }
             }
-            results.append(GeneratedSequence(tokens: generated, text: tokenizer.decode(generated, skipSpecial: true), finishReason: finish))
+            let sequence = GeneratedSequence(tokens: generated, text: tokenizer.decode(generated, skipSpecial: true), finishReason: finish)
+            if let onEvent {
+                let rest = detokenizer.flush()
+                if !rest.isEmpty { onEvent(.token(index: index, id: -1, text: rest)) }
+                onEvent(.finished(index: index, sequence: sequence))
+            }
+            results.append(sequence)
         }
         return results
     }
 
+    /// The same generation as an `AsyncSequence` of events, computed on a thread of its own; ending the
+    /// iteration (or cancelling its task) stops the computation at the next token.
+    public func stream(
+        prompt: [Int], maxNewTokens: Int, stopStrings: [String] = [], sampling: SamplingOptions = SamplingOptions(), count: Int = 1,
+        quantization: WeightQuantization = .original
+    ) -> AsyncThrowingStream<GenerationEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let flag = CancellationFlag()
+            continuation.onTermination = { _ in flag.cancel() }
+            let thread = Thread { [self] in
+                do {
+                    _ = try generate(
+                        prompt: prompt, maxNewTokens: maxNewTokens, stopStrings: stopStrings, sampling: sampling, count: count,
+                        quantization: quantization, isCancelled: { flag.isCancelled }, onEvent: { continuation.yield($0) })
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            thread.name = "crynux-generate"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    /// The model with `quantization` applied (built once, kept); the caller holds `lock`.
+    private func variant(_ quantization: WeightQuantization) throws(EngineError) -> LlamaModel {
+        if quantization == .original || !model.hasFloatBlockWeights { return model }
+        if let cached = variants[quantization] { return cached }
+        let built = try model.requantized(quantization)
+        variants[quantization] = built
+        return built
+    }
+
     /// Runs an LLM task as the network's worker does: the model's chat template over the messages (content
     /// blocks flattened to text), tokenised without added tokens, generation, then `GPTTaskResponse`.
-    public func run(task: GPTTaskArgs) throws -> GPTTaskResponse {
-        try task.validate()
-        if let bits = task.quantizeBits {
-            throw EngineError("quantize_bits \(bits) is not supported by this engine yet")
-        }
+    /// `quantize_bits` re-quantizes float weights (quantized files run as they are); `dtype` must be `auto`
+    /// or `float32`, the precision the engine computes in. Invalid arguments throw `EngineError.Kind.invalidArgument`.
+    public func run(task: GPTTaskArgs, onEvent: ((GenerationEvent) -> Void)? = nil) throws -> GPTTaskResponse {
+        do { try task.validate() } catch { throw EngineError("invalid task arguments: \(error)", kind: .invalidArgument) }
+        let quantization = try WeightQuantization(quantizeBits: task.quantizeBits)
         if let dtype = task.dtype, dtype != .auto, dtype != .float32 {
-            throw EngineError("dtype \(dtype.rawValue) is not supported by this engine (it computes in float32)")
+            throw EngineError("dtype \(dtype.rawValue) is not supported by this engine (it computes in float32)", kind: .invalidArgument)
         }
         guard let template = chatTemplate else { throw EngineError("the model has no chat template") }
         var messages = task.messages
@@ -175,9 +284,12 @@ public final class TextGenerator: @unchecked Sendable {
         }
         var arguments: [String: JSONValue] = [:]
         if case .object(let members)? = task.templateArgs { for m in members { arguments[m.key] = m.value } }
-        let prompt = try template.render(
-            messages: messages, tools: task.tools, addGenerationPrompt: true, bosToken: tokenizer.bosID.flatMap(tokenizer.token),
-            eosToken: tokenizer.eosID.flatMap(tokenizer.token), arguments: arguments)
+        let prompt: String
+        do {
+            prompt = try template.render(
+                messages: messages, tools: task.tools, addGenerationPrompt: true, bosToken: tokenizer.bosID.flatMap(tokenizer.token),
+                eosToken: tokenizer.eosID.flatMap(tokenizer.token), arguments: arguments)
+        } catch { throw EngineError("the chat template failed on these messages: \(error)", kind: .invalidArgument) }
         let ids = tokenizer.encode(prompt)
         let config = task.generationConfig
         let sampling = SamplingOptions(
@@ -186,7 +298,7 @@ public final class TextGenerator: @unchecked Sendable {
             repetitionPenalty: config?.repetitionPenalty.map(Float.init), seed: UInt64(bitPattern: Int64(task.seed ?? 0)))
         let sequences = try generate(
             prompt: ids, maxNewTokens: task.resolvedMaxNewTokens, stopStrings: config?.stopStrings ?? [], sampling: sampling,
-            count: task.resolvedNumReturnSequences)
+            count: task.resolvedNumReturnSequences, quantization: quantization, onEvent: onEvent)
         let completion = sequences.reduce(0) { $0 + $1.tokens.count }
         return GPTTaskResponse(
             model: task.model,

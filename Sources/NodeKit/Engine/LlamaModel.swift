@@ -40,6 +40,8 @@ public final class LlamaModel: @unchecked Sendable {
     let output: WeightMatrix
     let outputNorm: [Float]
     let blocks: [Block]
+    /// RoPE's inverse frequencies, `1 / base^(2i/d)` in f32 as the float reference computes them.
+    let inverseFrequencies: [Float]
 
     struct Block {
         var attentionNorm: [Float]
@@ -49,9 +51,13 @@ public final class LlamaModel: @unchecked Sendable {
         var gate: WeightMatrix, up: WeightMatrix, down: WeightMatrix
     }
 
-    /// Loads a model from a GGUF file.
-    public init(file: GGUFFile) throws(EngineError) {
+    /// How the transformer blocks' float weights were re-quantized at load.
+    public let quantization: WeightQuantization
+
+    /// Loads a model from a GGUF file, re-quantizing float block weights as `quantization` asks.
+    public init(file: GGUFFile, quantization: WeightQuantization = .original) throws(EngineError) {
         self.file = file
+        self.quantization = quantization
         guard let arch = file.architecture, arch == "llama" || arch == "qwen2" else {
             throw EngineError("architecture \(file.architecture ?? "none") is not supported (llama and qwen2 are)")
         }
@@ -75,12 +81,13 @@ public final class LlamaModel: @unchecked Sendable {
             out.withUnsafeMutableBufferPointer { m.row(0, into: $0.baseAddress!) }
             return out
         }
-        func matrix(_ name: String, rows: Int, columns: Int) throws(EngineError) -> WeightMatrix {
+        func matrix(_ name: String, rows: Int, columns: Int, requantize: Bool = true) throws(EngineError) -> WeightMatrix {
             let m = try WeightMatrix(file: file, tensor: try tensor(name))
             guard m.rows == rows, m.columns == columns else {
                 throw EngineError("tensor \(name) is \(m.columns)×\(m.rows), expected \(columns)×\(rows)")
             }
-            return m
+            guard requantize, m.isFloat, let target = quantization.target else { return m }
+            return m.requantized(to: target)
         }
         let embd = try WeightMatrix(file: file, tensor: try tensor("token_embd.weight"))
         let config = ModelConfig(
@@ -92,7 +99,7 @@ public final class LlamaModel: @unchecked Sendable {
         guard embd.columns == embedding else { throw EngineError("token_embd.weight has the wrong width") }
         self.config = config
         tokenEmbedding = embd
-        output = file.tensor("output.weight") != nil ? try matrix("output.weight", rows: embd.rows, columns: embedding) : embd
+        output = file.tensor("output.weight") != nil ? try matrix("output.weight", rows: embd.rows, columns: embedding, requantize: false) : embd
         outputNorm = try vector("output_norm.weight", embedding)
         let kvWidth = kvHeads * config.headDimension
         var blocks: [Block] = []
@@ -114,188 +121,53 @@ public final class LlamaModel: @unchecked Sendable {
                 down: try matrix(p + "ffn_down.weight", rows: embedding, columns: config.feedForward)))
         }
         self.blocks = blocks
+        let half = config.headDimension / 2
+        inverseFrequencies = (0..<half).map { i in 1 / pow(config.ropeBase, Float(2 * i) / Float(config.headDimension)) }
     }
 
     /// Loads the model at `path`.
-    public convenience init(path: String) throws {
-        try self.init(file: try GGUFFile(path: path))
+    public convenience init(path: String, quantization: WeightQuantization = .original) throws {
+        try self.init(file: try GGUFFile(path: path), quantization: quantization)
+    }
+
+    /// The same weights re-quantized (sharing the mapped file); `self` when nothing would change.
+    public func requantized(_ quantization: WeightQuantization) throws(EngineError) -> LlamaModel {
+        quantization == self.quantization ? self : try LlamaModel(file: file, quantization: quantization)
+    }
+
+    /// Whether any transformer-block weight is stored as floats (what `quantize_bits` can convert).
+    public var hasFloatBlockWeights: Bool {
+        blocks.contains { b in [b.q, b.k, b.v, b.o, b.gate, b.up, b.down].contains { $0.isFloat } }
     }
 }
 
-/// One generation's state: the KV cache, sized to the request, and scratch buffers.
-public final class InferenceSession: @unchecked Sendable {
-    // Used by one generation at a time; not shared between threads.
-    /// The model.
-    public let model: LlamaModel
-    /// Tokens the cache can hold.
-    public let capacity: Int
-    /// Tokens evaluated so far.
-    public private(set) var position = 0
-    /// The threads matrix products are split over.
-    public let pool: ThreadPool
-    var keys: [Float]
-    var values: [Float]
-    var x: [Float], xb: [Float], q: [Float], k: [Float], v: [Float], att: [Float], attOut: [Float]
-    var h1: [Float], h3: [Float], scores: [Float]
-    /// The logits of the last evaluated position.
-    public private(set) var logits: [Float]
+/// Re-quantization of float (F32/F16/BF16) weights at load, the engine's reading of a task's `quantize_bits`.
+/// Weights that are already quantized stay as they are; embeddings and the output head are never touched
+/// (as Hugging Face's 8- and 4-bit loaders leave them).
+public enum WeightQuantization: Sendable, Hashable {
+    /// Weights as the file stores them.
+    case original
+    /// `quantize_bits` 8: Q8_0 (one f16 scale per 32 weights).
+    case q8_0
+    /// `quantize_bits` 4: Q4_1 (f16 scale and minimum per 32 weights).
+    case q4_1
 
-    /// A session holding up to `capacity` tokens, computing on `threads` threads (or a shared pool).
-    public init(model: LlamaModel, capacity: Int, threads: Int = 1, pool: ThreadPool? = nil) {
-        self.model = model
-        self.pool = pool ?? ThreadPool(threads: threads)
-        self.capacity = max(1, min(capacity, model.config.contextLength))
-        let c = model.config
-        let kvWidth = c.kvHeads * c.headDimension
-        keys = [Float](repeating: 0, count: c.layers * self.capacity * kvWidth)
-        values = keys
-        x = [Float](repeating: 0, count: c.embedding)
-        xb = x
-        q = x
-        attOut = x
-        att = x
-        k = [Float](repeating: 0, count: kvWidth)
-        v = k
-        h1 = [Float](repeating: 0, count: c.feedForward)
-        h3 = h1
-        scores = [Float](repeating: 0, count: self.capacity)
-        logits = [Float](repeating: 0, count: c.vocabulary)
-    }
-
-    /// Evaluates `token` at the next position; with `computeLogits`, fills `logits`.
-    public func evaluate(_ token: Int, computeLogits: Bool = true) throws(EngineError) {
-        let m = model
-        let c = m.config
-        guard token >= 0, token < c.vocabulary else { throw EngineError("token id \(token) is outside the vocabulary") }
-        guard position < capacity else { throw EngineError("the context of \(capacity) tokens is full") }
-        let kvWidth = c.kvHeads * c.headDimension
-        let pos = position
-        x.withUnsafeMutableBufferPointer { m.tokenEmbedding.row(token, into: $0.baseAddress!) }
-        for (layer, block) in m.blocks.enumerated() {
-            rmsNorm(x, block.attentionNorm, into: &xb, eps: c.rmsEpsilon)
-            matvec(block.q, xb, &q)
-            matvec(block.k, xb, &k)
-            matvec(block.v, xb, &v)
-            if let b = block.qBias { for i in 0..<q.count { q[i] += b[i] } }
-            if let b = block.kBias { for i in 0..<k.count { k[i] += b[i] } }
-            if let b = block.vBias { for i in 0..<v.count { v[i] += b[i] } }
-            rope(&q, heads: c.heads, pos: pos)
-            rope(&k, heads: c.kvHeads, pos: pos)
-            let cacheBase = (layer * capacity + pos) * kvWidth
-            for i in 0..<kvWidth {
-                keys[cacheBase + i] = k[i]
-                values[cacheBase + i] = v[i]
-            }
-            attention(layer: layer, pos: pos)
-            matvec(block.o, att, &attOut)
-            for i in 0..<c.embedding { x[i] += attOut[i] }
-            rmsNorm(x, block.ffnNorm, into: &xb, eps: c.rmsEpsilon)
-            matvec(block.gate, xb, &h1)
-            matvec(block.up, xb, &h3)
-            for i in 0..<c.feedForward {
-                let g = h1[i]
-                h1[i] = g / (1 + exp(-g)) * h3[i]
-            }
-            matvec(block.down, h1, &attOut)
-            for i in 0..<c.embedding { x[i] += attOut[i] }
-        }
-        position += 1
-        guard computeLogits else { return }
-        rmsNorm(x, m.outputNorm, into: &xb, eps: c.rmsEpsilon)
-        matvec(m.output, xb, &logits)
-    }
-
-    /// Multi-head attention of the current position over the cache, per head, into `att`.
-    func attention(layer: Int, pos: Int) {
-        let c = model.config
-        let hd = c.headDimension
-        let kvWidth = c.kvHeads * hd
-        let group = c.heads / c.kvHeads
-        let scale = 1 / Float(hd).squareRoot()
-        let layerBase = layer * capacity * kvWidth
-        q.withUnsafeBufferPointer { qp in
-            keys.withUnsafeBufferPointer { kp in
-                values.withUnsafeBufferPointer { vp in
-                    att.withUnsafeMutableBufferPointer { ap in
-                        scores.withUnsafeMutableBufferPointer { sp in
-                            let q = qp.baseAddress!, k = kp.baseAddress!, v = vp.baseAddress!, a = ap.baseAddress!, s = sp.baseAddress!
-                            for h in 0..<c.heads {
-                                let kvh = h / group
-                                var maxScore = -Float.infinity
-                                for t in 0...pos {
-                                    let score = ck_dot_f32(q + h * hd, k + layerBase + t * kvWidth + kvh * hd, Int32(hd)) * scale
-                                    s[t] = score
-                                    maxScore = max(maxScore, score)
-                                }
-                                var sum: Float = 0
-                                for t in 0...pos {
-                                    s[t] = exp(s[t] - maxScore)
-                                    sum += s[t]
-                                }
-                                let out = a + h * hd
-                                out.update(repeating: 0, count: hd)
-                                for t in 0...pos {
-                                    let w = s[t] / sum
-                                    let row = v + layerBase + t * kvWidth + kvh * hd
-                                    for i in 0..<hd { out[i] += w * row[i] }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+    /// The quantization for a task's `quantize_bits` (nil → `.original`); other values are refused.
+    public init(quantizeBits: Int?) throws(EngineError) {
+        switch quantizeBits {
+        case nil: self = .original
+        case 8?: self = .q8_0
+        case 4?: self = .q4_1
+        case let bits?: throw EngineError("quantize_bits must be 4 or 8, not \(bits)")
         }
     }
 
-    /// `out = w · input`, rows split over the pool (each row is computed by one thread, the same way
-    /// whatever the thread count, so the result is bit-identical for 1, 2 or 8 threads).
-    func matvec(_ w: WeightMatrix, _ input: [Float], _ out: inout [Float]) {
-        input.withUnsafeBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { o in
-                let x = UncheckedPointer(inp.baseAddress!)
-                let y = UncheckedMutablePointer(o.baseAddress!)
-                if pool.count == 1 || w.rows * w.columns < 1 << 16 {
-                    w.multiply(x.pointer, into: y.pointer, rows: 0..<w.rows)
-                } else {
-                    pool.parallelFor(w.rows) { range in w.multiply(x.pointer, into: y.pointer, rows: range) }
-                }
-            }
-        }
-    }
-
-    func rmsNorm(_ input: [Float], _ weight: [Float], into out: inout [Float], eps: Float) {
-        var ss: Float = 0
-        for v in input { ss += v * v }
-        let scale = 1 / (ss / Float(input.count) + eps).squareRoot()
-        for i in 0..<input.count { out[i] = input[i] * scale * weight[i] }
-    }
-
-    func rope(_ vec: inout [Float], heads: Int, pos: Int) {
-        let c = model.config
-        let hd = c.headDimension
-        for h in 0..<heads {
-            for i in 0..<(hd / 2) {
-                let freq = pow(c.ropeBase, -Float(2 * i) / Float(hd))
-                let angle = Float(pos) * freq
-                let (cosA, sinA) = (cos(angle), sin(angle))
-                let (a, b) = c.neoxRope ? (h * hd + i, h * hd + i + hd / 2) : (h * hd + 2 * i, h * hd + 2 * i + 1)
-                let x0 = vec[a]
-                let x1 = vec[b]
-                vec[a] = x0 * cosA - x1 * sinA
-                vec[b] = x0 * sinA + x1 * cosA
-            }
+    var target: GGMLType? {
+        switch self {
+        case .original: nil
+        case .q8_0: .q8_0
+        case .q4_1: .q4_1
         }
     }
 }
 
-/// Pointers handed to pool threads for the duration of one job (the job ends before the buffer does).
-struct UncheckedPointer: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ p: UnsafePointer<Float>) { pointer = p }
-}
-
-/// A writable pointer handed to pool threads; each thread writes disjoint rows.
-struct UncheckedMutablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ p: UnsafeMutablePointer<Float>) { pointer = p }
-}
