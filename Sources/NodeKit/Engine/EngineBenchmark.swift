@@ -9,6 +9,12 @@ public enum EngineBenchmark {
         public var promptTokensPerSecond: Double
         /// Generated tokens per second.
         public var decodeTokensPerSecond: Double
+        /// The process's peak resident memory so far (getrusage), bytes.
+        public var peakResidentBytes: Int
+        /// The larger session's KV cache, bytes.
+        public var kvCacheBytes: Int
+        /// The model file's size, bytes.
+        public var modelFileBytes: Int
     }
 
     /// Runs one measurement.
@@ -19,10 +25,13 @@ public enum EngineBenchmark {
         var random = EngineRandom(seed: 42)
         let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(model.config.vocabulary)) }
         let clock = ContinuousClock()
-        let promptSession = InferenceSession(model: model, capacity: promptTokens, pool: pool)
-        let promptStart = clock.now
-        try promptSession.evaluate(prompt)
-        let promptTime = clock.now - promptStart
+        let promptTime: Duration
+        do {
+            let promptSession = InferenceSession(model: model, capacity: promptTokens, pool: pool)
+            let promptStart = clock.now
+            try promptSession.evaluate(prompt)
+            promptTime = clock.now - promptStart
+        }
         let decodeSession = InferenceSession(model: model, capacity: decodeTokens + 1, pool: pool)
         var token = 1
         let decodeStart = clock.now
@@ -35,7 +44,13 @@ public enum EngineBenchmark {
         }
         let decodeTime = clock.now - decodeStart
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let c = model.config
         return Result(
-            promptTokensPerSecond: Double(promptTokens) / seconds(promptTime), decodeTokensPerSecond: Double(decodeTokens) / seconds(decodeTime))
+            promptTokensPerSecond: Double(promptTokens) / seconds(promptTime), decodeTokensPerSecond: Double(decodeTokens) / seconds(decodeTime),
+            peakResidentBytes: usage.ru_maxrss * 1024,
+            kvCacheBytes: 2 * c.layers * max(promptTokens, decodeTokens + 1) * c.kvHeads * c.headDimension * MemoryLayout<Float>.size,
+            modelFileBytes: model.file.storage.buffer.count)
     }
 }
