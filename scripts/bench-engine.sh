@@ -44,4 +44,10 @@ for impl in ("crynux", "llama.cpp"):
         print("%-10s %-7s median %8.1f tokens/s over %d runs" % (impl, kind, med[(impl, kind)], len(vals)))
 for kind in ("prompt", "decode"):
     print("ratio crynux / llama.cpp, %s: %.2f" % (kind, med[("crynux", kind)] / med[("llama.cpp", kind)]))
+mem = [r for r in rows if r["impl"] == "crynux" and r["kind"] == "memory"]
+if mem:
+    peak = max(r["peak"] for r in mem)
+    budget = mem[0]["file"] + mem[0]["kv"] + 64 * 1000 * 1000
+    print("crynux peak memory %.1f MB; budget (model file %.1f MB + KV cache %.1f MB + 64 MB) %.1f MB: %s" % (
+        peak / 1e6, mem[0]["file"] / 1e6, mem[0]["kv"] / 1e6, budget / 1e6, "within" if peak <= budget else "OVER"))
 '

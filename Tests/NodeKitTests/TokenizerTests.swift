@@ -97,3 +97,72 @@ func intArray(_ v: JSONValue?) -> [Int] {
         }
     }
 }
+
+/// Fixtures/tokenizers/*.json: tokenizers trained with Hugging Face `tokenizers` 0.23.3 for each pre-tokenizer
+/// the engine implements, and the ids that library gives (scripts/gen-tokenizer-fixtures.py).
+struct TokenizerJSONCase: Sendable, CustomTestStringConvertible {
+    var flavour: String
+    var testDescription: String { flavour }
+
+    var document: JSONValue? {
+        guard let url = Bundle.module.url(forResource: flavour, withExtension: "json", subdirectory: "Fixtures/tokenizers"),
+            let data = try? Data(contentsOf: url)
+        else { return nil }
+        return try? JSONValue.parse(Array(data))
+    }
+
+    static let all = ["gpt2", "llama-bpe", "qwen2", "spm"].map { TokenizerJSONCase(flavour: $0) }
+}
+
+@Suite struct TokenizerJSONTests {
+    @Test(arguments: TokenizerJSONCase.all)
+    func encodesAndDecodesAsHuggingFace(_ c: TokenizerJSONCase) throws {
+        let document = try #require(c.document)
+        let json = try #require(document["tokenizer"])
+        let tokenizer = try BPETokenizer(tokenizerJSON: Array(json.compactText.utf8))
+        #expect(tokenizer.model == (c.flavour == "spm" ? .sentencePiece : .byteLevel))
+        #expect(tokenizer.pre == (c.flavour == "spm" ? "spm" : c.flavour))
+        guard case .array(let cases)? = document["cases"] else { Issue.record("no cases"); return }
+        #expect(cases.count == 15)
+        for probe in cases {
+            let text = try #require(probe["text"]?.stringValue)
+            let ids = intArray(probe["ids"])
+            #expect(tokenizer.encode(text) == ids, "\(c.flavour): \(text.debugDescription)")
+            #expect(tokenizer.decode(ids) == probe["decoded"]?.stringValue, "\(c.flavour) decode: \(text.debugDescription)")
+            var stream = StreamingDetokenizer(tokenizer: tokenizer)
+            let streamed = ids.map { stream.append($0) }.joined() + stream.flush()
+            #expect(streamed == tokenizer.decode(ids, skipSpecial: true), "\(c.flavour) streaming: \(text.debugDescription)")
+        }
+    }
+
+    @Test func aSentencePieceGGUFVocabularyMergesByScore() throws {
+        // The same vocabulary as a llama.cpp SentencePiece GGUF would carry it: no merges, a score per token
+        // (higher merges first; here minus the rank of the merge that made the token).
+        let document = try #require(TokenizerJSONCase(flavour: "spm").document)
+        let json = try #require(document["tokenizer"])
+        let reference = try BPETokenizer(tokenizerJSON: Array(json.compactText.utf8))
+        var scores = [Float](repeating: -1e9, count: reference.tokens.count)
+        guard case .array(let merges)? = json["model"]?["merges"] else { Issue.record("no merges"); return }
+        for (rank, merge) in merges.enumerated() {
+            guard case .array(let pair) = merge, let a = pair[0].stringValue, let b = pair[1].stringValue, let id = reference.id(of: a + b) else { continue }
+            scores[id] = max(scores[id], -Float(rank))
+        }
+        let gguf = try BPETokenizer(
+            model: .sentencePiece, tokens: reference.tokens, merges: [], scores: scores, specialIDs: reference.specialIDs, pre: "spm",
+            spacePrefix: .startOrAfterSpecial, unknownID: 0, bosID: 1, eosID: 2)
+        for text in ["Hello world", "It's 2026; they'RE here", "unknown ☃ snowman", "Ünïcödé naïve café"] {
+            #expect(gguf.encode(text) == reference.encode(text), "\(text)")
+            #expect(gguf.decode(gguf.encode(text)) == text)
+        }
+        // llama.cpp's rule: the prefix comes back after a control token.
+        let after = gguf.encode("<|im_start|>hi")
+        #expect(after.count >= 2 && gguf.token(after[1])?.hasPrefix("▁") == true)
+    }
+
+    @Test func unsupportedTokenizersAreClearErrors() {
+        #expect(throws: TokenizerError.self) { _ = try BPETokenizer(tokenizerJSON: Array("not json".utf8)) }
+        #expect(throws: TokenizerError.self) { _ = try BPETokenizer(tokenizerJSON: Array(#"{"model": {"type": "Unigram", "vocab": []}}"#.utf8)) }
+        let odd = #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\w+"}}}"#
+        #expect(throws: TokenizerError.self) { _ = try BPETokenizer(tokenizerJSON: Array(odd.utf8)) }
+    }
+}

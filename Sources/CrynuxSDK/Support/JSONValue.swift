@@ -22,6 +22,12 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// The boolean, if this is `true` or `false`.
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
     /// The string, if this is a string.
     public var stringValue: String? {
         if case .string(let s) = self { return s }

@@ -107,14 +107,21 @@ public enum GenerationEvent: Sendable, Hashable {
 public struct StreamingDetokenizer: Sendable {
     let tokenizer: BPETokenizer
     var pending: [UInt8] = []
+    var started = false
 
     /// A detokenizer for `tokenizer`'s ids; special tokens produce no text.
     public init(tokenizer: BPETokenizer) { self.tokenizer = tokenizer }
 
     /// The text `id` completes.
     public mutating func append(_ id: Int) -> String {
-        guard !tokenizer.specialIDs.contains(id), let spelling = tokenizer.token(id) else { return "" }
-        pending += ByteLevel.decode(spelling)
+        guard !tokenizer.specialIDs.contains(id) else { return "" }
+        var bytes = tokenizer.tokenBytes(id)
+        // SentencePiece text loses the leading space its prefix added, as `decode` does.
+        if !started, !bytes.isEmpty {
+            started = true
+            if tokenizer.model == .sentencePiece, tokenizer.spacePrefix != .never, bytes.first == UInt8(ascii: " ") { bytes.removeFirst() }
+        }
+        pending += bytes
         let keep = Self.incompleteSuffix(pending)
         let text = String(decoding: pending[..<(pending.count - keep)], as: UTF8.self)
         pending.removeFirst(pending.count - keep)
