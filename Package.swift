@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "CrynuxSDK", targets: ["CrynuxSDK"]),
         .library(name: "NodeKit", targets: ["NodeKit"]),
+        .library(name: "Relay", targets: ["Relay"]),
         .executable(name: "crynux", targets: ["crynux"]),
     ],
     dependencies: [
@@ -52,11 +53,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Relay",
+            dependencies: [
+                "CrynuxSDK",
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "crynux",
             dependencies: [
                 "CrynuxSDK",
                 "NodeKit",
+                "Relay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -65,6 +76,11 @@ let package = Package(
             name: "CrynuxSDKTests",
             dependencies: ["CrynuxSDK"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: ["Relay", "CrynuxSDK"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

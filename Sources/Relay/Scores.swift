@@ -1,0 +1,11 @@
+import CrynuxSDK
+import Crypto
+
+/// How the relay recomputes a result's score from the uploaded files (§4).
+public enum ResultScores {
+    /// `0x` + SHA-256 of `0.json`, the LLM score.
+    public static func llm(_ files: [[UInt8]]) throws(RelayError) -> String {
+        guard files.count == 1 else { throw .validation("files", "an LLM result is exactly one file") }
+        return "0x" + Hex.encode(SHA256.hash(data: files[0]))
+    }
+}
