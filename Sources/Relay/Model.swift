@@ -236,6 +236,8 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let notFound = Kind(name: "notFound")
         /// HTTP 403.
         public static let forbidden = Kind(name: "forbidden")
+        /// HTTP 413: the body is over the size limit.
+        public static let tooLarge = Kind(name: "tooLarge")
     }
 
     /// The kind.

@@ -32,6 +32,28 @@ public struct RelayState: Sendable {
         random = SplitMixRandom(seed: seed)
     }
 
+    /// A relay restored from its stored parts.
+    init(
+        config: RelayConfig, tasks: [String: RelayTask], nodes: [String: RelayNode], balances: [String: Wei], escrow: [String: Wei],
+        ledger: [LedgerEntry], events: [RelayEvent], totalDeposits: Wei, sequence: Int, randomState: UInt64
+    ) {
+        self.config = config
+        self.tasks = tasks
+        self.nodes = nodes
+        self.balances = balances
+        self.escrow = escrow
+        self.ledger = ledger
+        self.events = events
+        self.totalDeposits = totalDeposits
+        self.sequence = sequence
+        random = SplitMixRandom(seed: randomState)
+    }
+
+    /// The last task sequence number given out.
+    var sequenceNumber: Int { sequence }
+    /// The random stream's position.
+    var randomState: UInt64 { random.state }
+
     // MARK: Accounts
 
     /// The balance of a relay account.

@@ -2,13 +2,14 @@ import ArgumentParser
 import CrynuxSDK
 import Foundation
 import NodeKit
+import Relay
 
 /// The `crynux` command: parses arguments, then calls CrynuxSDK.
 struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self])
+        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self])
 }
 
 struct Tools: ParsableCommand {
@@ -291,6 +292,27 @@ struct Bench: ParsableCommand {
                 let other = result.peakResidentBytes - result.modelFileBytes - result.kvCacheBytes
                 emit("peak memory \(mb(result.peakResidentBytes)): model file \(mb(result.modelFileBytes)) + KV cache \(mb(result.kvCacheBytes)) + \(mb(other)) other")
             }
+        }
+    }
+}
+
+struct RelayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay", abstract: "Run a Crynux-compatible relay (HTTP API, SQLite state) for local development and private networks.")
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port.") var port = 8090
+    @Option(name: .customLong("data-dir"), help: "Database and result files (default ~/.local/share/crynux/relay).") var dataDir: String?
+    @Flag(help: "Development mode: enables POST /v1/dev/faucet.") var dev = false
+    @Option(name: .customLong("validation-rate"), help: "Percent of tasks sent to validation groups (default 1, the network's rule).")
+    var validationRate = 1
+    func run() async throws {
+        guard (0...100).contains(validationRate), (1...65535).contains(port) else { throw ToolError("--validation-rate is 0…100 and --port 1…65535") }
+        var config = RelayConfig()
+        config.validationRatePercent = validationRate
+        let env = ProcessInfo.processInfo.environment
+        let data = dataDir ?? ((env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/relay")
+        do { try await RelayServer.run(host: host, port: port, dataDirectory: data, dev: dev, config: config) } catch {
+            throw ToolError("relay: \(error)", exitCode: 1)
         }
     }
 }
