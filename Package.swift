@@ -90,6 +90,7 @@ let package = Package(
                 "Relay", "CrynuxSDK",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -37,12 +37,47 @@ public enum RelayHTTP {
             await api.run { success(.integer(try await service.read { $0.events.count })) }
         }
         router.get("/v1/network") { _, _ in await api.run { try await api.network() } }
+        router.get("/v1/network/nodes/number") { _, _ in
+            await api.run {
+                try await service.read { s in
+                    let live = s.nodes.values.filter { $0.status != .quit }
+                    return RelayHTTP.success(.object([
+                        JSONMember("all_nodes", .integer(live.count)), JSONMember("busy_nodes", .integer(live.filter { $0.status == .busy }.count)),
+                        JSONMember("active_nodes", .integer(live.filter { $0.status == .available || $0.status == .busy }.count)),
+                    ]))
+                }
+            }
+        }
+        router.get("/v1/network/tasks/number") { _, _ in
+            await api.run {
+                try await service.read { s in
+                    RelayHTTP.success(.object([
+                        JSONMember("total_tasks", .integer(s.tasks.count)),
+                        JSONMember("running_tasks", .integer(s.tasks.values.filter { !$0.status.isTerminal && $0.status != .queued }.count)),
+                        JSONMember("queued_tasks", .integer(s.tasks.values.filter { $0.status == .queued }.count)),
+                    ]))
+                }
+            }
+        }
+        router.get("/v2/loaded-models") { _, _ in
+            await api.run {
+                try await service.read { s in
+                    var counts: [String: Int] = [:]
+                    for node in s.nodes.values where node.status != .quit { for m in node.inUseModelIDs { counts[m, default: 0] += 1 } }
+                    return RelayHTTP.success(.array(counts.sorted { $0.key < $1.key }.map {
+                        .object([JSONMember("model_id", .string($0.key)), JSONMember("count", .integer($0.value))])
+                    }))
+                }
+            }
+        }
         router.get("/v1/stats/queue/count") { _, _ in
             await api.run { success(.integer(try await service.read { s in s.tasks.values.filter { $0.status == .queued }.count })) }
         }
 
         // Nodes.
         router.post("/v2/node/:address/join") { request, context in await api.run { try await api.join(request, context) } }
+        router.post("/v2/node/:address/capabilities") { request, context in await api.run { try await api.capabilities(request, context) } }
+        router.post("/v2/tasks/:commitment/node_error") { request, context in await api.run { try await api.nodeError(request, context) } }
         router.get("/v1/node/:address") { _, context in await api.run { try await api.node(context) } }
         router.get("/v1/node/:address/task") { _, context in await api.run { try await api.nodeTask(context) } }
         for action in ["pause", "resume", "quit"] {
@@ -339,6 +374,36 @@ struct API: Sendable {
             version: try input.required("version"), staking: stake, network: input.string("network") ?? "")
         try await service.perform { state, now throws(RelayError) in try state.join(address, join, now: now) }
         _ = try? await service.tick()
+        return RelayHTTP.success()
+    }
+
+    func capabilities(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
+        let address = try param(context, "address")
+        let input = try await input(request, context)
+        let signed: JSONValue = .object([
+            JSONMember("address", .string(address)), JSONMember("gpu_name", .string(try input.required("gpu_name"))),
+            JSONMember("gpu_vram", .integer(try input.requiredInt("gpu_vram"))),
+            JSONMember("model_ids", .array(input.strings("model_ids").map { .string($0) })), JSONMember("version", .string(try input.required("version"))),
+        ])
+        _ = try signer(input, signed: signed, expected: address)
+        try await service.perform { state, now throws(RelayError) in
+            try state.updateCapabilities(
+                address, gpuName: try input.required("gpu_name"), gpuVRAM: try input.requiredInt("gpu_vram"), modelIDs: input.strings("model_ids"),
+                version: try input.required("version"), now: now)
+        }
+        _ = try? await service.tick()
+        return RelayHTTP.success()
+    }
+
+    /// Diagnostics a node sends about a failed task: checked, logged, not stored.
+    func nodeError(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
+        let commitment = try param(context, "commitment")
+        let input = try await input(request, context)
+        guard case .object(var members)? = input.json else { throw RelayError.validation("body", "must be a JSON object") }
+        members.removeAll { $0.key == "timestamp" || $0.key == "signature" }
+        if !members.contains(where: { $0.key == "task_id_commitment" }) { members.append(JSONMember("task_id_commitment", .string(commitment))) }
+        let node = try signer(input, signed: .object(members))
+        context.logger.warning("node error report", metadata: ["task": "\(commitment)", "node": "\(node)", "error_type": "\(input.string("error_type") ?? "")"])
         return RelayHTTP.success()
     }
 

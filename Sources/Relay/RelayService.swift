@@ -68,7 +68,9 @@ public actor RelayService {
     public func tick() throws -> [String] {
         try perform { state, now in
             let ended = state.expireDeadlines(now: now)
-            return state.dispatch(now: now) + ended
+            let started = state.dispatch(now: now)
+            state.distributeModels(now: now)
+            return started + ended
         }
     }
 

@@ -23,6 +23,8 @@ public struct RelayState: Sendable {
     public private(set) var events: [RelayEvent] = []
     /// Everything ever deposited.
     public private(set) var totalDeposits = Wei(0)
+    /// Model downloads the relay asked for and their deadlines, keyed `node|model`.
+    public internal(set) var pendingDownloads: [String: Int64] = [:]
     private var sequence = 0
     private var random: SplitMixRandom
 
@@ -247,6 +249,21 @@ public struct RelayState: Sendable {
         emit("NodeJoin", node: address, task: "", now: now)
     }
 
+    /// A joined node reports new hardware, models or runner version (after a restart).
+    public mutating func updateCapabilities(
+        _ address: String, gpuName: String, gpuVRAM: Int, modelIDs: [String], version: String, now: Int64
+    ) throws(RelayError) {
+        var node = try existingNode(address)
+        guard node.status != .quit else { throw .validation("address", "Node not joined") }
+        guard !gpuName.isEmpty, gpuVRAM > 0 else { throw .validation("gpu_name", "GPU name and VRAM are required") }
+        guard let v = Self.version(version) else { throw .validation("version", "must be major.minor.patch") }
+        node.gpuName = gpuName
+        node.gpuVRAM = gpuVRAM
+        node.version = v
+        node.modelIDs = Set(modelIDs.map { $0.lowercased() })
+        nodes[address] = node
+    }
+
     /// A node pauses (after its current task if it has one).
     public mutating func pause(_ address: String, now: Int64) throws(RelayError) {
         var node = try existingNode(address)
@@ -286,6 +303,7 @@ public struct RelayState: Sendable {
         var node = try existingNode(address)
         node.modelIDs.insert(model.lowercased())
         nodes[address] = node
+        pendingDownloads["\(address)|\(model.lowercased())"] = nil
     }
 
     /// The commitment of the task a node should run now, if any.
@@ -307,26 +325,7 @@ public struct RelayState: Sendable {
         for task in queue.prefix(limit) {
             let candidates = nodes.values.filter { qualifies($0, for: task, now: now) }.sorted { $0.address < $1.address }
             guard !candidates.isEmpty else { continue }
-            let maxStake = candidates.map { Double($0.staking.decimalString) ?? 0 }.max() ?? 0
-            let weights = candidates.map { node -> Double in
-                let stake = Double(node.staking.decimalString) ?? 0
-                let s = maxStake > 0 ? (stake / maxStake).squareRoot() : 0
-                let q = node.longTermQoS / 10 * currentHealth(node, now: now)
-                let base = s + q > 0 ? s * q / (s + q) : 0
-                return base * (node.inUseModelIDs.contains(task.baseModel) ? 1.3 : 1)
-            }
-            let total = weights.reduce(0, +)
-            var pick = candidates.count - 1
-            if total > 0 {
-                var u = Double(random.next() >> 11) / Double(1 << 53) * total
-                for (i, w) in weights.enumerated() {
-                    u -= w
-                    if u < 0 { pick = i; break }
-                }
-            } else {
-                pick = Int(random.next() % UInt64(candidates.count))
-            }
-            var node = candidates[pick]
+            var node = candidates[pickWeighted(candidates, model: task.baseModel, now: now)]
             var t = task
             let switched = !node.inUseModelIDs.contains(task.baseModel)
             t.status = .started
@@ -344,8 +343,61 @@ public struct RelayState: Sendable {
         return started
     }
 
+    /// A weighted random choice (§5.1): `S·Q/(S+Q)` with S = √(stake / max stake) and Q = long-term QoS/10 ×
+    /// health, times 1.3 when the model is already loaded.
+    private mutating func pickWeighted(_ candidates: [RelayNode], model: String, now: Int64) -> Int {
+        let maxStake = candidates.map { Double($0.staking.decimalString) ?? 0 }.max() ?? 0
+        let weights = candidates.map { node -> Double in
+            let stake = Double(node.staking.decimalString) ?? 0
+            let s = maxStake > 0 ? (stake / maxStake).squareRoot() : 0
+            let q = node.longTermQoS / 10 * currentHealth(node, now: now)
+            let base = s + q > 0 ? s * q / (s + q) : 0
+            return base * (node.inUseModelIDs.contains(model) ? 1.3 : 1)
+        }
+        let total = weights.reduce(0, +)
+        guard total > 0 else { return Int(random.next() % UInt64(candidates.count)) }
+        var u = Double(random.next() >> 11) / Double(1 << 53) * total
+        for (i, w) in weights.enumerated() {
+            u -= w
+            if u < 0 { return i }
+        }
+        return candidates.count - 1
+    }
+
+    /// The model-distribution controller (§5.4), simplified: for each base model that queued tasks wait for,
+    /// asks enough otherwise-qualified nodes to download it (one per waiting task, at most 10 holders and
+    /// pending downloads together), by the dispatch weights, with a 30-minute deadline per request. Emits a
+    /// `DownloadModel` event per request; returns the `(node, model)` pairs asked.
+    @discardableResult
+    public mutating func distributeModels(now: Int64) -> [(node: String, model: String)] {
+        pendingDownloads = pendingDownloads.filter { $0.value > now }
+        var asked: [(node: String, model: String)] = []
+        let waiting = Dictionary(grouping: tasks.values.filter { $0.status == .queued }, by: \.baseModel)
+        for (model, queued) in waiting.sorted(by: { $0.key < $1.key }) {
+            let sample = queued.min { $0.sequence < $1.sequence }!
+            let holders = nodes.values.filter { $0.status != .quit && $0.modelIDs.contains(model) }.count
+            let pending = pendingDownloads.keys.filter { $0.hasSuffix("|\(model)") }.count
+            var deficit = min(queued.count, 10) - holders - pending
+            var candidates = nodes.values.filter { node in
+                !node.modelIDs.contains(model) && pendingDownloads["\(node.address)|\(model)"] == nil
+                    && qualifies(node, for: sample, now: now, ignoringModel: true)
+            }.sorted { $0.address < $1.address }
+            while deficit > 0, !candidates.isEmpty {
+                let node = candidates.remove(at: pickWeighted(candidates, model: model, now: now))
+                pendingDownloads["\(node.address)|\(model)"] = now + 1800
+                emit("DownloadModel", node: node.address, task: "", now: now, args: .object([
+                    JSONMember("node_address", .string(node.address)), JSONMember("model_id", .string(model)),
+                    JSONMember("task_type", .integer(sample.taskType.rawValue)),
+                ]))
+                asked.append((node.address, model))
+                deficit -= 1
+            }
+        }
+        return asked
+    }
+
     /// Whether `node` may run `task` now (§5.1's filters).
-    func qualifies(_ node: RelayNode, for task: RelayTask, now: Int64) -> Bool {
+    func qualifies(_ node: RelayNode, for task: RelayTask, now: Int64, ignoringModel: Bool = false) -> Bool {
         guard node.status == .available, !node.kickedOut, !isExcluded(node, now: now) else { return false }
         if task.requiredGPU.isEmpty {
             guard node.gpuVRAM >= task.minVRAM else { return false }
@@ -356,7 +408,7 @@ public struct RelayState: Sendable {
             (node.version[1], node.version[2]) >= (v[1], v[2])
         else { return false }
         if task.taskType == .llm && node.isDarwin { return false }
-        return node.modelIDs.contains(task.baseModel)
+        return ignoringModel || node.modelIDs.contains(task.baseModel)
     }
 
     // MARK: Node actions on tasks

@@ -87,10 +87,14 @@ public final class RelayStore: Sendable {
                     id: row["id"], type: row["type"], nodeAddress: row["node_address"], taskIDCommitment: row["task_id_commitment"],
                     args: (try? JSONValue.parse(Array((row["args"] as String).utf8))) ?? .object([]))
             }
-            return RelayState(
+            var state = RelayState(
                 config: config, tasks: tasks, nodes: nodes, balances: try amounts("SELECT account, amount FROM balances"),
                 escrow: try amounts("SELECT commitment, amount FROM escrow"), ledger: ledger, events: events, totalDeposits: deposits,
                 sequence: sequence, randomState: random)
+            if let downloads = meta["downloads"] {
+                state.pendingDownloads = try decoder.decode([String: Int64].self, from: Data(downloads.utf8))
+            }
+            return state
         }
         if let loaded { return loaded }
         let fresh = RelayState(config: config, seed: seed)
@@ -103,7 +107,11 @@ public final class RelayStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         try queue.write { db in
-            for (key, value) in [("sequence", String(new.sequenceNumber)), ("random", String(new.randomState)), ("deposits", new.totalDeposits.decimalString)] {
+            let downloads = String(decoding: try encoder.encode(new.pendingDownloads), as: UTF8.self)
+            for (key, value) in [
+                ("sequence", String(new.sequenceNumber)), ("random", String(new.randomState)), ("deposits", new.totalDeposits.decimalString),
+                ("downloads", downloads),
+            ] {
                 try db.execute(sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, value])
             }
             for (commitment, task) in new.tasks where old?.tasks[commitment] != task {

@@ -261,3 +261,27 @@ struct Harness {
         #expect(h.relay.nodes[Harness.node(1)]?.status == .available)
     }
 }
+
+@Suite struct ModelDistributionTests {
+    @Test func queuedTasksForAMissingModelAskNodesToDownloadIt() throws {
+        var h = Harness(rate: 0)
+        for i in 1...3 {
+            try h.relay.join(Harness.node(i), .init(gpuName: "NVIDIA GeForce RTX 4090+Linux", gpuVRAM: 24, modelIDs: ["base:other/model"], version: "3.5.0", staking: Wei(cnx: 400)), now: h.now)
+        }
+        let a = try h.create(.random())
+        _ = try h.create(.random())
+        #expect(h.relay.dispatch(now: h.now).isEmpty, "no node has the model: the tasks wait")
+        let asked = h.relay.distributeModels(now: h.now)
+        #expect(asked.count == 2 && Set(asked.map(\.model)) == [Harness.model])
+        #expect(h.relay.events.filter { $0.type == "DownloadModel" }.count == 2)
+        #expect(h.relay.distributeModels(now: h.now + 60).isEmpty, "pending downloads count toward the target")
+        try h.relay.modelDownloaded(asked[0].node, model: Harness.model, now: h.now + 100)
+        #expect(h.relay.dispatch(now: h.now + 100) == [a.commitment])
+        // One task still waits and one node holds the model: enough. More tasks raise the target; the
+        // download never reported within 30 minutes no longer counts as pending.
+        #expect(h.relay.distributeModels(now: h.now + 1_900).isEmpty)
+        _ = try h.create(.random())
+        _ = try h.create(.random())
+        #expect(h.relay.distributeModels(now: h.now + 1_900).count == 2)
+    }
+}
