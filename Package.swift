@@ -33,7 +33,9 @@ let package = Package(
         .target(
             name: "CrynuxSDK",
             dependencies: [
-                "CSecp256k1",
+                "CSecp256k1", "CZlib",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -80,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CrynuxSDKTests",
-            dependencies: ["CrynuxSDK"],
+            dependencies: ["CrynuxSDK", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -91,6 +93,14 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NetworkTests",
+            dependencies: [
+                "Relay", "NodeKit", "CrynuxSDK",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

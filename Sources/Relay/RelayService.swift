@@ -83,10 +83,7 @@ public actor RelayService {
         let written = try writeFiles(commitment, files, type: type)
         do {
             try perform { state, now throws(RelayError) in
-                try state.uploadResults(commitment, files: files, by: node, now: now) { type, files in
-                    guard type == .llm else { throw RelayError.validation("files", "image results need the pHash check, which this relay does not have yet") }
-                    return try ResultScores.llm(files)
-                }
+                try state.uploadResults(commitment, files: files, by: node, now: now) { type, files in try ResultScores.score(type, files) }
             }
         } catch {
             for path in written { try? FileManager.default.removeItem(atPath: path) }

@@ -285,3 +285,56 @@ struct Harness {
         #expect(h.relay.distributeModels(now: h.now + 1_900).count == 2)
     }
 }
+
+/// Image tasks: the relay recomputes each PNG's pHash on upload and compares groups by Hamming distance.
+@Suite struct ImageTaskTests {
+    static let sdArgs = #"{"base_model": "crynux-network/sdxl-turbo", "prompt": "circles", "task_config": {"image_width": 512, "image_height": 512, "steps": 1, "num_images": 1, "seed": 7}}"#
+    static let model = "base:crynux-network/sdxl-turbo"
+
+    static func png(_ name: String) throws -> [UInt8] {
+        let url = try #require(Bundle.module.url(forResource: name, withExtension: "png", subdirectory: "Fixtures"))
+        return Array(try Data(contentsOf: url))
+    }
+
+    mutating func sdGroup(_ h: inout Harness, images: [String]) throws -> [TaskIdentity] {
+        for i in 1...3 {
+            try h.relay.join(Harness.node(i), .init(gpuName: "NVIDIA GeForce RTX 4090+Linux", gpuVRAM: 24, modelIDs: [Self.model], version: "3.5.0", staking: Wei(cnx: 400)), now: h.now)
+        }
+        let first = TaskIdentity.random()
+        let ids = [first, first.withFreshNonce(), first.withFreshNonce()]
+        for id in ids {
+            try h.relay.createTask(
+                .init(commitment: "0x" + Hex.encode(id.commitment), taskArgs: Self.sdArgs, taskType: .sd, nonce: id.nonceHex, modelIDs: [Self.model], minVRAM: 8, fee: Wei(cnx: 2)),
+                creator: h.creator, now: h.now)
+        }
+        h.relay.dispatch(now: h.now)
+        for (i, (id, image)) in zip(ids, images).enumerated() {
+            let c = "0x" + Hex.encode(id.commitment)
+            try h.relay.submitScore(c, score: try ResultScores.images([try Self.png(image)]), by: h.relay.tasks[c]!.selectedNode!, now: h.now + Int64(10 + i))
+        }
+        return ids
+    }
+
+    @Test func nearlyEqualImagesValidateAndAWrongOneIsInvalidated() throws {
+        var h = Harness(rate: 100)
+        var me = self
+        // A 2×1-pixel shift keeps the hash within the 24-bit threshold; stripes are far from circles.
+        let ids = try me.sdGroup(&h, images: ["circles_320x240_rgb", "circles_320x240_rgb__shift2x1", "stripes_640x480_rgb"])
+        try h.validate(ids)
+        let c = ids.map { "0x" + Hex.encode($0.commitment) }
+        #expect(h.relay.tasks[c[0]]?.status == .groupValidated)
+        #expect(h.relay.tasks[c[1]]?.status == .endGroupRefund)
+        #expect(h.relay.tasks[c[2]]?.status == .endInvalidated)
+        // The upload must be the image that was scored: another PNG, or no PNG at all, is refused.
+        let node = h.relay.tasks[c[0]]!.selectedNode!
+        #expect(throws: RelayError.self) {
+            try h.relay.uploadResults(c[0], files: [try Self.png("circles_64_rgb")], by: node, now: h.now + 20) { try ResultScores.score($0, $1) }
+        }
+        #expect(throws: RelayError.self) {
+            try h.relay.uploadResults(c[0], files: [Array("not a png".utf8)], by: node, now: h.now + 20) { try ResultScores.score($0, $1) }
+        }
+        try h.relay.uploadResults(c[0], files: [try Self.png("circles_320x240_rgb")], by: node, now: h.now + 20) { try ResultScores.score($0, $1) }
+        #expect(h.relay.tasks[c[0]]?.status == .endGroupSuccess)
+        h.checkMoney()
+    }
+}
