@@ -9,7 +9,7 @@ struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self])
+        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self, NodeCommand.self])
 }
 
 struct Tools: ParsableCommand {
@@ -314,6 +314,27 @@ struct RelayCommand: AsyncParsableCommand {
         do { try await RelayServer.run(host: host, port: port, dataDirectory: data, dev: dev, config: config) } catch {
             throw ToolError("relay: \(error)", exitCode: 1)
         }
+    }
+}
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node", abstract: "Run a worker node: join RELAY with the wallet's key and serve the models in --models (LLM tasks).")
+    @Option(help: "The relay's base URL.") var relay: String
+    @Option(help: "The node's keystore (Web3 Secret Storage v3).") var wallet: String
+    @OptionGroup var password: PasswordOptions
+    @Option(help: "The model folder, as `crynux model fetch --dir` leaves it (default: the data directory's).") var models: String?
+    @Option(name: .customLong("data-dir"), help: "Where result files wait for upload (default ~/.local/share/crynux/node).") var dataDir: String?
+    @Option(help: "Engine threads (default 1).") var threads = 1
+    func run() async throws {
+        guard (1...256).contains(threads) else { throw ToolError("--threads must be 1…256") }
+        let env = ProcessInfo.processInfo.environment
+        let data = dataDir ?? ((env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/node")
+        let pw = try password.password()
+        do {
+            try await NodeRunner.run(
+                relay: relay, keystore: wallet, password: pw, models: models ?? ModelStore.defaultDirectory, dataDirectory: data, threads: threads)
+        } catch { throw ToolError("node: \(error)", exitCode: 1) }
     }
 }
 

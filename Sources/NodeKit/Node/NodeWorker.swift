@@ -1,0 +1,249 @@
+import Crypto
+import CrynuxSDK
+import Foundation
+
+/// The hardware a node announces when it joins.
+public struct NodeHardware: Sendable, Hashable {
+    /// `<name>+<platform>` as the reference node builds it (`NVIDIA GeForce RTX 4090+Linux`,
+    /// `2x NVIDIA A100 80GB PCIe+Linux`), or for a CPU-only machine `CPU <model>+<platform>`.
+    public var gpuName: String
+    /// GB: the GPU group's memory rounded up, or for a CPU node its RAM rounded up.
+    public var gpuVRAM: Int
+
+    /// Creates an identity.
+    public init(gpuName: String, gpuVRAM: Int) {
+        self.gpuName = gpuName
+        self.gpuVRAM = gpuVRAM
+    }
+
+    /// The reference node's identity from `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`:
+    /// the largest group of identical cards, `N x name` for several, VRAM = ⌈Σ MiB / 1024⌉.
+    public static func nvidia(csv: String, platform: String = "Linux") -> NodeHardware? {
+        var groups: [String: [Int]] = [:]
+        var order: [String] = []
+        for line in csv.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count >= 2, let mib = Int(parts[1]), !parts[0].isEmpty else { continue }
+            if groups[parts[0]] == nil { order.append(parts[0]) }
+            groups[parts[0], default: []].append(mib)
+        }
+        guard let name = order.max(by: { groups[$0]!.count < groups[$1]!.count }) else { return nil }
+        let cards = groups[name]!
+        let label = cards.count > 1 ? "\(cards.count)x \(name)" : name
+        return NodeHardware(gpuName: "\(label)+\(platform)", gpuVRAM: (cards.reduce(0, +) + 1023) / 1024)
+    }
+
+    /// This machine: NVIDIA GPUs through `nvidia-smi` when present, otherwise a CPU identity from
+    /// `/proc/cpuinfo` (`CPU <model name>+Linux`, RAM in GB).
+    public static func detect() -> NodeHardware {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        if (try? process.run()) != nil {
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            if process.terminationStatus == 0, let gpu = nvidia(csv: String(decoding: data, as: UTF8.self)) { return gpu }
+        }
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }.map {
+            $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        } ?? "unknown"
+        let ram = Int((Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30)).rounded(.up))
+        return NodeHardware(gpuName: "CPU \(model)+Linux", gpuVRAM: max(1, ram))
+    }
+}
+
+/// Produces images for SD tasks (PNG files, one per image). No engine implements it in this repository yet.
+public protocol ImageEngine: Sendable {
+    /// The PNG files for `args`.
+    func generate(_ args: SDTaskArgs) async throws -> [[UInt8]]
+}
+
+/// A Crynux worker node: joins the relay, polls for its task, runs it with the engine under the task's deadline,
+/// submits the score, uploads results once validated, and reports `task_error` only for invalid arguments.
+public actor NodeWorker {
+    /// How the node talks to the relay.
+    public let client: RelayClient
+    /// The LLM engine, by the base model id it serves (`base:huggingfacetb/smollm2-135m-instruct`).
+    public let engines: [String: TextGenerator]
+    /// The image engine, when there is one.
+    public let imageEngine: (any ImageEngine)?
+    /// What the node announces.
+    public let hardware: NodeHardware
+    /// The runner version announced.
+    public let version: String
+    /// Where result files are kept until uploaded.
+    public let dataDirectory: String
+    /// Seconds between polls.
+    public let pollInterval: Duration
+    /// Rewrites a response before it is scored (tests use it to play a dishonest node).
+    let tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)?
+
+    private var stopping = false
+    private var finished: Set<String> = []
+    private var scored: [String: [(name: String, bytes: [UInt8])]] = [:]
+    /// Log lines (`NodeWorker.log`), for operators and tests.
+    public private(set) var log: [String] = []
+
+    /// A node serving `engines` (by base model id) on `hardware`.
+    public init(
+        client: RelayClient, engines: [String: TextGenerator], imageEngine: (any ImageEngine)? = nil, hardware: NodeHardware,
+        version: String = "3.5.0", dataDirectory: String, pollInterval: Duration = .milliseconds(200),
+        tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil
+    ) {
+        self.client = client
+        self.engines = engines
+        self.imageEngine = imageEngine
+        self.hardware = hardware
+        self.version = version
+        self.dataDirectory = dataDirectory
+        self.pollInterval = pollInterval
+        self.tamper = tamper
+    }
+
+    /// Joins (unless already joined), then serves until `stop()`; the current task is finished first.
+    public func run(staking: Wei = Wei(cnx: 400), network: String = "local") async throws {
+        if let me = try await client.ownNode(), me.status != 0 {
+            note("already joined as \(me.gpuName)")
+        } else {
+            try await client.join(
+                gpuName: hardware.gpuName, gpuVRAM: hardware.gpuVRAM, modelIDs: engines.keys.sorted(), version: version, staking: staking,
+                network: network)
+            note("joined as \(hardware.gpuName) (\(hardware.gpuVRAM) GB) with \(engines.keys.sorted())")
+        }
+        while !stopping {
+            do { try await step() } catch let error as RelayAPIError where error.isRetryable {
+                note("relay unreachable, retrying: \(error)")
+            }
+            try? await Task.sleep(for: pollInterval)
+        }
+    }
+
+    /// Asks the loop to end after the current step.
+    public func stop() { stopping = true }
+
+    /// Quits the network (after the current task, as the relay rules).
+    public func quit() async throws { try await client.nodeAction("quit") }
+
+    private func note(_ line: String) { log.append(line) }
+
+    /// One poll: run the current task, or upload its results once validated.
+    func step() async throws {
+        guard let commitment = try await client.currentTask(), !finished.contains(commitment) else { return }
+        let record = try await client.task(commitment)
+        switch record.status {
+        case 1, 2:  // started: compute, once
+            guard scored[commitment] == nil else { return }
+            try await execute(record)
+        case 5, 6, 7:  // validated, group validated, invalidated (evidence): upload
+            guard let files = scored[commitment] else { return }
+            try await client.uploadResults(commitment, files: files)
+            note("uploaded \(commitment)")
+            finished.insert(commitment)
+            scored[commitment] = nil
+        default:
+            return
+        }
+    }
+
+    private func execute(_ record: RelayTaskRecord) async throws {
+        let commitment = record.commitment
+        let deadline = Date(timeIntervalSince1970: Self.parseTime(record.json["start_time"]?.stringValue) + (record.json["timeout"]?.doubleValue ?? 600))
+        guard Int(record.json["task_type"]?.doubleValue ?? -1) == TaskType.llm.rawValue else {
+            note("no image engine for \(commitment); letting it time out")
+            finished.insert(commitment)
+            return
+        }
+        let argsText = record.json["task_args"]?.stringValue ?? ""
+        let base = (record.json["model_ids"].flatMap { v -> [String]? in
+            guard case .array(let ids) = v else { return nil }
+            return ids.compactMap(\.stringValue)
+        } ?? []).first { $0.hasPrefix("base:") } ?? ""
+        let args: GPTTaskArgs
+        do { args = try GPTTaskArgs(json: Array(argsText.utf8)) } catch {
+            note("invalid task arguments for \(commitment): \(error)")
+            try await client.reportTaskError(commitment)
+            finished.insert(commitment)
+            return
+        }
+        guard let engine = engines[base] else {
+            note("no engine for \(base); letting \(commitment) time out")
+            finished.insert(commitment)
+            return
+        }
+        let outcome: Result<GPTTaskResponse, any Error> = await Self.offThread { Result { try engine.run(task: args) } }
+        let response: GPTTaskResponse
+        switch outcome {
+        case .success(let r): response = r
+        case .failure(let error as EngineError) where error.kind == .invalidArgument:
+            note("invalid task arguments for \(commitment): \(error)")
+            try await client.reportTaskError(commitment)
+            finished.insert(commitment)
+            return
+        case .failure(let error):
+            // Not the task's fault: stay silent and let the relay time it out (a health penalty, never a slash).
+            note("engine failed on \(commitment): \(error)")
+            finished.insert(commitment)
+            return
+        }
+        guard Date() < deadline else {
+            note("\(commitment) finished after its deadline; not submitted")
+            finished.insert(commitment)
+            return
+        }
+        let file = (tamper?(response) ?? response).resultFile
+        let dir = "\(dataDirectory)/tasks/\(commitment)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(file).write(to: URL(fileURLWithPath: dir + "/0.json"), options: .atomic)
+        let score = "0x" + SHA256.hash(data: file).map { String(format: "%02x", $0) }.joined()
+        scored[commitment] = [("0.json", file)]
+        try await client.submitScore(commitment, score: score)
+        note("scored \(commitment): \(score)")
+    }
+
+    static func parseTime(_ text: String?) -> TimeInterval {
+        guard let text, let date = ISO8601DateFormatter().date(from: text) else { return Date().timeIntervalSince1970 }
+        return date.timeIntervalSince1970
+    }
+
+    /// Runs blocking work on a thread of its own (the engine computes for seconds; the cooperative pool must not wait).
+    static func offThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: body()) }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+}
+
+/// `crynux node`: a worker from a keystore and a model folder, stopping cleanly on SIGTERM/SIGINT.
+public enum NodeRunner {
+    /// Loads the wallet and every model the folder's manifest lists, joins `relay`, and serves until a signal.
+    public static func run(relay: String, keystore: String, password: String, models: String, dataDirectory: String, threads: Int) async throws {
+        let key = try Keystore.read(from: keystore).decrypt(password: password)
+        let manifest = try ModelStore(directory: models).manifest()
+        guard !manifest.files.isEmpty else { throw ModelStoreError("\(models) has no models: run `crynux model fetch --dir \(models)` first") }
+        var engines: [String: TextGenerator] = [:]
+        for entry in manifest.files {
+            engines["base:" + entry.modelID.lowercased()] = try TextGenerator(path: models + "/" + entry.file, threads: threads)
+        }
+        var client = RelayClient(baseURL: relay, key: key)
+        try await client.synchroniseClock()
+        let worker = NodeWorker(client: client, engines: engines, hardware: NodeHardware.detect(), dataDirectory: dataDirectory)
+        let signals = [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig)
+            source.setEventHandler { Task { await worker.stop() } }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+        FileHandle.standardError.write(Data("node \(key.address.checksummed) serving \(engines.keys.sorted()) on \(relay)\n".utf8))
+        try await worker.run()
+        try? await worker.quit()
+        FileHandle.standardError.write(Data("node stopped\n".utf8))
+    }
+}
