@@ -76,3 +76,143 @@ enum BundledModel {
         }
     }
 }
+
+/// A local network for a test: the relay live on loopback, nodes with the real engine, a funded client.
+struct LocalNetwork {
+    let service: RelayService
+    let clock: ManualRelayClock
+
+    static func start(rate: Int) throws -> LocalNetwork {
+        var config = RelayConfig()
+        config.validationRatePercent = rate
+        let clock = ManualRelayClock(Int64(Date().timeIntervalSince1970))
+        return LocalNetwork(service: try RelayService(store: RelayStore(path: nil), config: config, clock: clock, seed: 11, dataDirectory: nil), clock: clock)
+    }
+
+    var app: some ApplicationProtocol {
+        Application(router: RelayHTTP.router(service: service, dev: true), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    }
+
+    func node(_ url: String, _ generator: TextGenerator, dir: String, tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil) -> NodeWorker {
+        NodeWorker(
+            client: RelayClient(baseURL: url, key: .generate()), engines: [BundledModel.modelID: generator],
+            hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir, pollInterval: .milliseconds(25), tamper: tamper)
+    }
+
+    func fund(_ address: String) async throws {
+        try await service.perform { state, now throws(RelayError) in try state.deposit(to: address, amount: Wei(cnx: 100), now: now) }
+    }
+}
+
+@Suite(.serialized) struct ClientEndToEndTests {
+    static let generator: TextGenerator? = EndToEndTests.generator
+    static let question: [ChatMessage] = [.text(.user, "What is 2+2?")]
+    static let answer = "The answer to this classic math problem is 4."
+
+    func tempDir() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("net-\(UUID().uuidString)").path }
+
+    func waitForNodes(_ network: LocalNetwork, _ count: Int) async throws {
+        for _ in 0..<400 {
+            if try await network.service.read({ $0.nodes.count }) >= count { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("nodes did not join")
+    }
+
+    @Test func chatThroughTheClientWithProgressEvents() async throws {
+        let generator = try #require(Self.generator)
+        let network = try LocalNetwork.start(rate: 0)
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await network.app.test(.live) { client in
+            let url = "http://127.0.0.1:\(try #require(client.port))"
+            let node = network.node(url, generator, dir: dir)
+            let serving = Task { try await node.run() }
+            defer { serving.cancel() }
+            try await waitForNodes(network, 1)
+            let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
+            try await network.fund(app.address)
+            let events = EventLog()
+            let completion = try await app.chat(
+                model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: Self.question, generation: GenerationConfig(maxNewTokens: 32),
+                onEvent: { events.append($0) })
+            #expect(completion.choices.first?.message.content == Self.answer)
+            #expect(completion.json["object"]?.stringValue == "chat.completion")
+            let seen = events.all
+            #expect(seen.first.map { if case .created = $0 { true } else { false } } == true)
+            #expect(seen.last.map { if case .downloaded = $0 { true } else { false } } == true)
+            #expect(try await app.balance() == Wei(cnx: 95))
+            await node.stop()
+        }
+    }
+
+    @Test func aValidationGroupFormsOnOneGPUIdentityAndACheatIsInvalidated() async throws {
+        let generator = try #require(Self.generator)
+        let network = try LocalNetwork.start(rate: 100)
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await network.app.test(.live) { client in
+            let url = "http://127.0.0.1:\(try #require(client.port))"
+            let honest = [network.node(url, generator, dir: dir + "/a"), network.node(url, generator, dir: dir + "/b")]
+            let cheat = network.node(url, generator, dir: dir + "/c") { response in
+                var r = response
+                r.choices[0].message.content = "5"
+                return r
+            }
+            let serving = (honest + [cheat]).map { n in Task { try await n.run() } }
+            defer { serving.forEach { $0.cancel() } }
+            try await waitForNodes(network, 3)
+            let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 100)
+            try await network.fund(app.address)
+            let completion = try await app.chat(model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: Self.question, generation: GenerationConfig(maxNewTokens: 32))
+            #expect(completion.choices.first?.message.content == Self.answer, "the client gets the honest answer")
+            let tasks = try await network.service.read { Array($0.tasks.values) }
+            #expect(tasks.count == 3 && Set(tasks.compactMap(\.taskID)).count == 1, "one group of three sharing a task id")
+            let cheatAddress = await cheat.client.address
+            let cheatTask = try #require(tasks.first { $0.selectedNode == cheatAddress })
+            #expect(cheatTask.status == .endInvalidated)
+            #expect(try await network.service.read { $0.balance(of: cheatAddress) } == Wei(0), "no income for the cheat")
+            #expect(tasks.allSatisfy { $0.requiredGPU.isEmpty || $0.requiredGPU == "CPU test+Linux" })
+            for n in honest + [cheat] { await n.stop() }
+        }
+    }
+
+    @Test func aDeadNodeTimesOutIsRefundedAndARepeatAnswers() async throws {
+        let generator = try #require(Self.generator)
+        let network = try LocalNetwork.start(rate: 0)
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await network.app.test(.live) { client in
+            let url = "http://127.0.0.1:\(try #require(client.port))"
+            // A node that joins and then never answers (it died).
+            let dead = RelayClient(baseURL: url, key: .generate())
+            try await dead.join(gpuName: "CPU test+Linux", gpuVRAM: 16, modelIDs: [BundledModel.modelID], version: "3.5.0", staking: Wei(cnx: 400), network: "local")
+            let node = network.node(url, generator, dir: dir)
+            let serving = Task { try await node.run() }
+            defer { serving.cancel() }
+            try await waitForNodes(network, 2)
+            let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
+            try await network.fund(app.address)
+            let completion = try await app.chat(
+                model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: Self.question, generation: GenerationConfig(maxNewTokens: 32), repeats: 2)
+            #expect(completion.choices.first?.message.content == Self.answer)
+            await node.stop()
+            // The dead node's task times out later: refunded in full.
+            let deadTask = try #require(try await network.service.read { s in s.tasks.values.first { $0.selectedNode == dead.address } })
+            network.clock.advance(Int64(deadTask.timeout) + 5)
+            try await network.service.tick()
+            let ended = try #require(try await network.service.read { $0.tasks[deadTask.commitment] })
+            #expect(ended.status == .endAborted && ended.abortReason == .timeout)
+            #expect(try await network.service.read { $0.balance(of: app.address) } == Wei(cnx: 95), "one fee paid, the dead attempt's refunded")
+        }
+    }
+}
+
+/// Collects events from a `@Sendable` callback.
+final class EventLog: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var events: [TaskEvent] = []
+    func append(_ e: TaskEvent) { lock.withLock { events.append(e) } }
+    var all: [TaskEvent] { lock.withLock { events } }
+}

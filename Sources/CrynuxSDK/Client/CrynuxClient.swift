@@ -1,0 +1,452 @@
+import Crypto
+import Foundation
+
+/// What an application asks the network to run.
+public struct TaskRequest: Sendable, Hashable, Codable {
+    /// SD, LLM or SD fine-tuning.
+    public var taskType: TaskType
+    /// Task arguments, JSON text.
+    public var taskArgs: String
+    /// Model ids (exactly one `base:`).
+    public var modelIDs: [String]
+    /// The fee per relay task.
+    public var fee: Wei
+    /// Minimum VRAM in GB.
+    public var minVRAM: Int
+    /// `major.minor.patch`.
+    public var taskVersion: String
+    /// Images for SD, 1 for LLM (also the number of result files).
+    public var taskSize: Int
+    /// Independent attempts run at once; the first result wins (the reference bridge's `repeat_num`).
+    public var repeats: Int
+
+    /// Creates a request.
+    public init(
+        taskType: TaskType, taskArgs: String, modelIDs: [String], fee: Wei, minVRAM: Int = 0, taskVersion: String = "3.1.0", taskSize: Int = 1,
+        repeats: Int = 1
+    ) {
+        self.taskType = taskType
+        self.taskArgs = taskArgs
+        self.modelIDs = modelIDs
+        self.fee = fee
+        self.minVRAM = minVRAM
+        self.taskVersion = taskVersion
+        self.taskSize = taskSize
+        self.repeats = repeats
+    }
+}
+
+/// A finished task: the result files and where they came from.
+public struct TaskResult: Sendable, Hashable {
+    /// The relay task whose files these are.
+    public var commitment: String
+    /// The files, in index order (`0.json`, or `0.png` …).
+    public var files: [[UInt8]]
+    /// Whether a validation group of three agreed on it.
+    public var groupValidated: Bool
+}
+
+/// Progress of `CrynuxClient.run`, in order for each attempt.
+public enum TaskEvent: Sendable, Hashable {
+    /// A relay task was created (`attempt` from 0).
+    case created(attempt: Int, commitment: String)
+    /// A node was selected.
+    case started(attempt: Int, commitment: String, node: String)
+    /// The VRF asked for a validation group; the two copies were created.
+    case validationGroup(attempt: Int, commitments: [String])
+    /// The node's score (or error report) arrived.
+    case scored(attempt: Int, commitment: String)
+    /// The creator's validation was accepted.
+    case validated(attempt: Int)
+    /// The results were downloaded: the run is over.
+    case downloaded(attempt: Int, commitment: String)
+    /// An attempt ended without a result.
+    case failed(attempt: Int, reason: String)
+}
+
+/// What `CrynuxClient` keeps about a run so its owner can persist it and resume after a restart.
+public struct ClientTaskState: Sendable, Hashable, Codable {
+    /// One attempt: its task id and the commitments/nonces of its relay tasks (1, or 3 for a group).
+    public struct Attempt: Sendable, Hashable, Codable {
+        /// `0x` + 32 bytes.
+        public var taskID: String
+        /// `0x` nonces, in creation order.
+        public var nonces: [String]
+        /// `0x` commitments, in creation order.
+        public var commitments: [String]
+        /// Set once the attempt has failed for good.
+        public var failure: String?
+    }
+
+    /// The run's id (the owner's).
+    public var id: String
+    /// The request.
+    public var request: TaskRequest
+    /// The attempts so far.
+    public var attempts: [Attempt]
+    /// The commitment the result was downloaded from, once done.
+    public var resultCommitment: String?
+}
+
+/// Where a client's task states live (the Bridge keeps them in SQLite).
+public protocol ClientTaskStore: Sendable {
+    /// Saves (replaces) a state.
+    func save(_ state: ClientTaskState) async throws
+    /// The state saved under `id`, if any.
+    func load(_ id: String) async throws -> ClientTaskState?
+}
+
+/// An in-memory `ClientTaskStore`.
+public actor MemoryTaskStore: ClientTaskStore {
+    private var states: [String: ClientTaskState] = [:]
+    /// An empty store.
+    public init() {}
+    /// Saves a state.
+    public func save(_ state: ClientTaskState) { states[state.id] = state }
+    /// Loads a state.
+    public func load(_ id: String) -> ClientTaskState? { states[id] }
+}
+
+/// Why a run produced no result.
+public struct CrynuxClientError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What happened.
+    public var message: String
+    /// The relay's error behind it, when there is one.
+    public var relayError: RelayAPIError?
+    /// Whether the same request might succeed later (false once fees were spent on failed attempts).
+    public var isRetryable: Bool
+    /// The message.
+    public var description: String { message }
+}
+
+/// The Crynux Network for an application: creates tasks signed with its wallet, follows them through the relay,
+/// runs the VRF sampling and validation groups, validates in time, downloads the result, and retries
+/// transient relay failures with back-off (PROTOCOL.md §6.6).
+public actor CrynuxClient {
+    /// The signed relay API.
+    public private(set) var relay: RelayClient
+    /// The wallet's address.
+    public nonisolated let address: String
+    /// Where run states are kept.
+    public let store: any ClientTaskStore
+    /// Percent of tasks the relay sends to validation groups (`beta mod 100 < rate`); 1 on the public network.
+    public let validationRatePercent: Int
+    /// The shortest and longest wait between polls.
+    public let pollRange: (min: Duration, max: Duration)
+    private var synchronised = false
+
+    /// A client for the relay at `relay`, paying from `wallet`'s relay account.
+    public init(
+        relay: String, wallet: PrivateKey, transport: any RelayTransport = HTTPClientTransport(), store: any ClientTaskStore = MemoryTaskStore(),
+        validationRatePercent: Int = 1, pollRange: (min: Duration, max: Duration) = (.milliseconds(25), .seconds(1))
+    ) {
+        self.relay = RelayClient(baseURL: relay, key: wallet, transport: transport)
+        address = wallet.address.checksummed
+        self.store = store
+        self.validationRatePercent = validationRatePercent
+        self.pollRange = pollRange
+    }
+
+    /// The relay account balance.
+    public func balance() async throws -> Wei { try await withRetry { try await self.relay.balance() } }
+
+    /// A task's relay record.
+    public func task(_ commitment: String) async throws -> RelayTaskRecord { try await withRetry { try await self.relay.task(commitment) } }
+
+    /// Creates one relay task (no follow-up).
+    public func createTask(_ task: RelayClient.NewTask) async throws -> RelayTaskRecord {
+        try await syncClock()
+        return try await relay.createTask(task)
+    }
+
+    /// Runs `request` to its result, reporting progress to `onEvent`. With a `runID` already in the store the
+    /// run resumes where it was (no task is created twice).
+    public func run(_ request: TaskRequest, runID: String = UUID().uuidString, onEvent: (@Sendable (TaskEvent) -> Void)? = nil) async throws
+        -> TaskResult
+    {
+        guard request.repeats >= 1, request.taskSize >= 1 else { throw CrynuxClientError(message: "repeats and task_size must be at least 1", isRetryable: false) }
+        try await syncClock()
+        var state = try await store.load(runID) ?? ClientTaskState(id: runID, request: request, attempts: [], resultCommitment: nil)
+        while state.attempts.count < request.repeats {
+            let identity = TaskIdentity.random()
+            state.attempts.append(.init(taskID: identity.taskIDHex, nonces: [], commitments: [], failure: nil))
+        }
+        try await store.save(state)
+        let attempts = state.attempts
+        let result: TaskResult? = try await withThrowingTaskGroup(of: TaskResult?.self) { group in
+            for (index, attempt) in attempts.enumerated() where attempt.failure == nil {
+                group.addTask { try await self.follow(request, runID: runID, attempt: index, onEvent: onEvent) }
+            }
+            while let next = try await group.next() {
+                if let next {
+                    group.cancelAll()
+                    return next
+                }
+            }
+            return nil
+        }
+        guard let result else {
+            let reasons = try await store.load(runID)?.attempts.compactMap(\.failure) ?? []
+            throw CrynuxClientError(message: "no attempt produced a result: \(reasons.joined(separator: "; "))", isRetryable: false)
+        }
+        if var done = try await store.load(runID) {
+            done.resultCommitment = result.commitment
+            try await store.save(done)
+        }
+        return result
+    }
+
+    /// The same run as an `AsyncSequence` of events; the result arrives with the last `.downloaded` event and
+    /// from `run`'s return value when awaited directly.
+    public nonisolated func progress(of request: TaskRequest, runID: String = UUID().uuidString) -> AsyncThrowingStream<TaskEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let work = Task {
+                do {
+                    _ = try await self.run(request, runID: runID) { continuation.yield($0) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in work.cancel() }
+        }
+    }
+
+    // MARK: One attempt
+
+    private func updateAttempt(_ runID: String, _ index: Int, _ change: (inout ClientTaskState.Attempt) -> Void) async throws {
+        guard var state = try await store.load(runID) else { return }
+        change(&state.attempts[index])
+        try await store.save(state)
+    }
+
+    private func attemptState(_ runID: String, _ index: Int) async throws -> ClientTaskState.Attempt {
+        guard let state = try await store.load(runID), index < state.attempts.count else {
+            throw CrynuxClientError(message: "the run's state is missing", isRetryable: false)
+        }
+        return state.attempts[index]
+    }
+
+    /// Follows one attempt to its result, or nil when it ends without one.
+    private func follow(_ request: TaskRequest, runID: String, attempt index: Int, onEvent: (@Sendable (TaskEvent) -> Void)?) async throws -> TaskResult? {
+        var attempt = try await attemptState(runID, index)
+        guard let taskID = Hex.decode(attempt.taskID) else { return nil }
+        func fail(_ reason: String) async throws -> TaskResult? {
+            try await updateAttempt(runID, index) { $0.failure = reason }
+            onEvent?(.failed(attempt: index, reason: reason))
+            return nil
+        }
+        func newTask(_ identity: TaskIdentity, gpu: RelayNodeInfo?) -> RelayClient.NewTask {
+            var t = RelayClient.NewTask(identity: identity, taskArgs: request.taskArgs, taskType: request.taskType, modelIDs: request.modelIDs, fee: request.fee)
+            t.minVRAM = request.minVRAM
+            t.taskVersion = request.taskVersion
+            t.taskSize = request.taskSize
+            if let gpu {
+                t.requiredGPU = gpu.gpuName
+                t.requiredGPUVRAM = gpu.gpuVRAM
+            }
+            return t
+        }
+        // 1. The first task (unless a resumed run already created it).
+        if attempt.commitments.isEmpty {
+            let identity = TaskIdentity(taskID: taskID, nonce: TaskIdentity.random().nonce)
+            let commitment = "0x" + Hex.encode(identity.commitment)
+            try await updateAttempt(runID, index) { $0.nonces = [identity.nonceHex]; $0.commitments = [commitment] }
+            do {
+                _ = try await withRetry { try await self.relay.createTask(newTask(identity, gpu: nil)) }
+            } catch let error as RelayAPIError where !error.isRetryable {
+                if error.message.contains("already exists") == false { return try await fail("the relay refused the task: \(error)") }
+            }
+            onEvent?(.created(attempt: index, commitment: commitment))
+            attempt = try await attemptState(runID, index)
+        }
+        let first = attempt.commitments[0]
+        var record = try await task(first)
+        // 2. The VRF decides whether a validation group is needed.
+        let proof = try ECVRF.prove(key: relay.key, alpha: record.samplingSeed)
+        var beta = 0
+        for b in proof.beta { beta = (beta * 256 + Int(b)) % 100 }
+        let group = beta < validationRatePercent
+        if group && attempt.commitments.count == 1 {
+            var pinned: RelayNodeInfo?
+            if request.taskType == .llm {
+                // LLM copies must run on the same GPU model: wait for the first task's node.
+                record = try await waitFor(first) { $0.status != 0 }
+                guard !record.selectedNode.isEmpty else { return try await fail("the task ended before it started (abort reason \(record.abortReason))") }
+                pinned = try await withRetry { try await self.relay.node(record.selectedNode) }
+            }
+            for _ in 0..<2 {
+                let identity = TaskIdentity(taskID: taskID, nonce: TaskIdentity.random().nonce)
+                let commitment = "0x" + Hex.encode(identity.commitment)
+                try await updateAttempt(runID, index) { $0.nonces.append(identity.nonceHex); $0.commitments.append(commitment) }
+                do { _ = try await withRetry { try await self.relay.createTask(newTask(identity, gpu: pinned)) } } catch let error as RelayAPIError
+                where !error.isRetryable {
+                    return try await fail("the relay refused a validation copy: \(error)")
+                }
+            }
+            attempt = try await attemptState(runID, index)
+            onEvent?(.validationGroup(attempt: index, commitments: attempt.commitments))
+        }
+        let commitments = attempt.commitments
+        // 3. Wait for the score(s), then validate (once; a resumed run may find it done).
+        var records: [RelayTaskRecord] = []
+        for c in commitments {
+            records.append(try await waitFor(c) { [3, 4].contains($0.status) || $0.status >= 5 })
+            if let r = records.last, !r.selectedNode.isEmpty { onEvent?(.started(attempt: index, commitment: c, node: r.selectedNode)) }
+            onEvent?(.scored(attempt: index, commitment: c))
+        }
+        let needsValidation = records.contains { [3, 4].contains($0.status) }
+        if needsValidation {
+            if records.contains(where: { $0.status == 9 && $0.abortReason == 8 }) {
+                return try await fail("a validation copy missed its validation window")
+            }
+            do {
+                try await withRetry {
+                    try await self.relay.validate(commitments: commitments, taskID: attempt.taskID, vrfProof: proof.pi)
+                }
+                onEvent?(.validated(attempt: index))
+            } catch let error as RelayAPIError where !error.isRetryable {
+                return try await fail("validation refused: \(error)")
+            }
+        }
+        // 4. The successful member (EndSuccess / EndGroupSuccess), then its files.
+        var winner: RelayTaskRecord?
+        while winner == nil {
+            var terminal = 0
+            for c in commitments {
+                let r = try await task(c)
+                if r.status == 8 || r.status == 11 { winner = r; break }
+                if r.status >= 7 && r.status != 11 { terminal += 1 }
+            }
+            if winner != nil { break }
+            if terminal == commitments.count {
+                let reasons = try await withRetry { () async throws -> [Int] in
+                    var out: [Int] = []
+                    for c in commitments { out.append(try await self.relay.task(c).abortReason) }
+                    return out
+                }
+                // Best effort: nothing is left queued for a failed group.
+                return try await fail("the task ended without a result (abort reasons \(reasons))")
+            }
+            try await Task.sleep(for: pollRange.min * 4)
+        }
+        guard let winner else { return nil }
+        var files: [[UInt8]] = []
+        for i in 0..<request.taskSize {
+            files.append(try await download(winner.commitment, index: i))
+        }
+        onEvent?(.downloaded(attempt: index, commitment: winner.commitment))
+        return TaskResult(commitment: winner.commitment, files: files, groupValidated: winner.status == 11)
+    }
+
+    /// Polls a task until `done` holds or it is terminal, backing off from `pollRange.min` to `pollRange.max`.
+    private func waitFor(_ commitment: String, _ done: (RelayTaskRecord) -> Bool) async throws -> RelayTaskRecord {
+        var delay = pollRange.min
+        while true {
+            let record = try await task(commitment)
+            if done(record) || record.status >= 7 { return record }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, pollRange.max)
+        }
+    }
+
+    /// Downloads a result file, retrying while the relay says it is not uploaded yet.
+    private func download(_ commitment: String, index: Int) async throws -> [UInt8] {
+        var delay = pollRange.min
+        for _ in 0..<600 {
+            do {
+                return try await withRetry { try await self.relay.result(commitment, index: index) }
+            } catch let error as RelayAPIError where error.kind == .validation {
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, pollRange.max)
+            }
+        }
+        throw CrynuxClientError(message: "the result of \(commitment) never became downloadable", isRetryable: false)
+    }
+
+    /// Retries retryable relay failures (5xx, unreachable) with back-off, and a stale timestamp once after
+    /// re-reading the relay's clock.
+    private func withRetry<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        var delay = pollRange.min
+        var resynced = false
+        for attempt in 0..<8 {
+            do { return try await body() } catch let error as RelayAPIError {
+                if error.kind == .validation && error.field == "timestamp" && !resynced {
+                    resynced = true
+                    var r = relay
+                    try await r.synchroniseClock()
+                    relay = r
+                    continue
+                }
+                guard error.isRetryable, attempt < 7 else { throw error }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        throw CrynuxClientError(message: "the relay stayed unreachable", isRetryable: true)
+    }
+
+    private func syncClock() async throws {
+        guard !synchronised else { return }
+        var r = relay
+        try await r.synchroniseClock()
+        relay = r
+        synchronised = true
+    }
+
+    // MARK: Chat
+
+    /// An OpenAI-style chat completion computed on the network.
+    public struct ChatCompletion: Sendable, Hashable {
+        /// `chatcmpl-…`.
+        public var id: String
+        /// The model id.
+        public var model: String
+        /// Unix seconds.
+        public var created: Int64
+        /// The choices.
+        public var choices: [GPTTaskResponse.Choice]
+        /// Token counts.
+        public var usage: GPTTaskResponse.Usage
+        /// The relay task the answer came from.
+        public var commitment: String
+
+        /// The OpenAI JSON object (`object: chat.completion`).
+        public var json: JSONValue {
+            .object([
+                JSONMember("id", .string(id)), JSONMember("object", .string("chat.completion")), JSONMember("created", .integer(created)),
+                JSONMember("model", .string(model)),
+                JSONMember("choices", .array(choices.map { c in
+                    .object([
+                        JSONMember("index", .integer(c.index)),
+                        JSONMember("message", .object([JSONMember("role", .string(c.message.role)), JSONMember("content", .string(c.message.content))])),
+                        JSONMember("finish_reason", .string(c.finishReason)),
+                    ])
+                })),
+                JSONMember("usage", .object([
+                    JSONMember("prompt_tokens", .integer(usage.promptTokens)), JSONMember("completion_tokens", .integer(usage.completionTokens)),
+                    JSONMember("total_tokens", .integer(usage.totalTokens)),
+                ])),
+            ])
+        }
+    }
+
+    /// Runs a chat on `model` (a Hugging Face id) and returns the answer in OpenAI's shape.
+    public func chat(
+        model: String, messages: [ChatMessage], generation: GenerationConfig? = nil, seed: Int? = nil, fee: Wei = Wei(cnx: 5), repeats: Int = 1,
+        onEvent: (@Sendable (TaskEvent) -> Void)? = nil
+    ) async throws -> ChatCompletion {
+        var args = GPTTaskArgs(model: model, messages: messages, generationConfig: generation)
+        args.seed = seed
+        do { try args.validate() } catch { throw CrynuxClientError(message: "invalid chat: \(error)", isRetryable: false) }
+        let request = TaskRequest(taskType: .llm, taskArgs: args.jsonString, modelIDs: ["base:" + model], fee: fee, repeats: repeats)
+        let result = try await run(request, onEvent: onEvent)
+        let response: GPTTaskResponse
+        do { response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0]) } catch {
+            throw CrynuxClientError(message: "the node's result is not a chat response: \(error)", isRetryable: false)
+        }
+        return ChatCompletion(
+            id: "chatcmpl-" + String(result.commitment.dropFirst(2).prefix(24)), model: model, created: Int64(Date().timeIntervalSince1970),
+            choices: response.choices, usage: response.usage, commitment: result.commitment)
+    }
+}
