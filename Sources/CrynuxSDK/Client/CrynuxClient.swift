@@ -134,6 +134,8 @@ public actor CrynuxClient {
     /// The shortest and longest wait between polls.
     public let pollRange: (min: Duration, max: Duration)
     private var synchronised = false
+    /// The runs in progress; the actor's copy is the source of truth, the store gets snapshots of it.
+    private var states: [String: ClientTaskState] = [:]
 
     /// A client for the relay at `relay`, paying from `wallet`'s relay account.
     public init(
@@ -166,11 +168,14 @@ public actor CrynuxClient {
     {
         guard request.repeats >= 1, request.taskSize >= 1 else { throw CrynuxClientError(message: "repeats and task_size must be at least 1", isRetryable: false) }
         try await syncClock()
-        var state = try await store.load(runID) ?? ClientTaskState(id: runID, request: request, attempts: [], resultCommitment: nil)
+        var saved = states[runID]
+        if saved == nil { saved = try await store.load(runID) }
+        var state = saved ?? ClientTaskState(id: runID, request: request, attempts: [], resultCommitment: nil)
         while state.attempts.count < request.repeats {
             let identity = TaskIdentity.random()
             state.attempts.append(.init(taskID: identity.taskIDHex, nonces: [], commitments: [], failure: nil))
         }
+        states[runID] = state
         try await store.save(state)
         let attempts = state.attempts
         let result: TaskResult? = try await withThrowingTaskGroup(of: TaskResult?.self) { group in
@@ -185,12 +190,14 @@ public actor CrynuxClient {
             }
             return nil
         }
+        defer { states[runID] = nil }
         guard let result else {
-            let reasons = try await store.load(runID)?.attempts.compactMap(\.failure) ?? []
+            let reasons = states[runID]?.attempts.compactMap(\.failure) ?? []
             throw CrynuxClientError(message: "no attempt produced a result: \(reasons.joined(separator: "; "))", isRetryable: false)
         }
-        if var done = try await store.load(runID) {
+        if var done = states[runID] {
             done.resultCommitment = result.commitment
+            states[runID] = done
             try await store.save(done)
         }
         return result
@@ -214,14 +221,17 @@ public actor CrynuxClient {
 
     // MARK: One attempt
 
+    /// Changes one attempt in the actor's state (synchronously, so concurrent attempts cannot lose each
+    /// other's changes), then saves a snapshot.
     private func updateAttempt(_ runID: String, _ index: Int, _ change: (inout ClientTaskState.Attempt) -> Void) async throws {
-        guard var state = try await store.load(runID) else { return }
+        guard var state = states[runID], index < state.attempts.count else { return }
         change(&state.attempts[index])
+        states[runID] = state
         try await store.save(state)
     }
 
-    private func attemptState(_ runID: String, _ index: Int) async throws -> ClientTaskState.Attempt {
-        guard let state = try await store.load(runID), index < state.attempts.count else {
+    private func attemptState(_ runID: String, _ index: Int) throws -> ClientTaskState.Attempt {
+        guard let state = states[runID], index < state.attempts.count else {
             throw CrynuxClientError(message: "the run's state is missing", isRetryable: false)
         }
         return state.attempts[index]
@@ -229,7 +239,7 @@ public actor CrynuxClient {
 
     /// Follows one attempt to its result, or nil when it ends without one.
     private func follow(_ request: TaskRequest, runID: String, attempt index: Int, onEvent: (@Sendable (TaskEvent) -> Void)?) async throws -> TaskResult? {
-        var attempt = try await attemptState(runID, index)
+        var attempt = try attemptState(runID, index)
         guard let taskID = Hex.decode(attempt.taskID) else { return nil }
         func fail(_ reason: String) async throws -> TaskResult? {
             try await updateAttempt(runID, index) { $0.failure = reason }
@@ -258,9 +268,9 @@ public actor CrynuxClient {
                 if error.message.contains("already exists") == false { return try await fail("the relay refused the task: \(error)") }
             }
             onEvent?(.created(attempt: index, commitment: commitment))
-            attempt = try await attemptState(runID, index)
+            attempt = try attemptState(runID, index)
         }
-        let first = attempt.commitments[0]
+        guard let first = attempt.commitments.first else { return try await fail("the attempt has no task") }
         var record = try await task(first)
         // 2. The VRF decides whether a validation group is needed.
         let proof = try ECVRF.prove(key: relay.key, alpha: record.samplingSeed)
@@ -284,7 +294,7 @@ public actor CrynuxClient {
                     return try await fail("the relay refused a validation copy: \(error)")
                 }
             }
-            attempt = try await attemptState(runID, index)
+            attempt = try attemptState(runID, index)
             onEvent?(.validationGroup(attempt: index, commitments: attempt.commitments))
         }
         let commitments = attempt.commitments
