@@ -9,7 +9,7 @@ struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self, NodeCommand.self])
+        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self, NodeCommand.self, ChatCommand.self])
 }
 
 struct Tools: ParsableCommand {
@@ -335,6 +335,73 @@ struct NodeCommand: AsyncParsableCommand {
             try await NodeRunner.run(
                 relay: relay, keystore: wallet, password: pw, models: models ?? ModelStore.defaultDirectory, dataDirectory: data, threads: threads)
         } catch { throw ToolError("node: \(error)", exitCode: 1) }
+    }
+}
+
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat", abstract: "Ask the network: create a chat task on RELAY paid by the wallet, follow it, print the answer.")
+    @Option(help: "The relay's base URL.") var relay: String
+    @Option(help: "The paying keystore (Web3 Secret Storage v3).") var wallet: String
+    @OptionGroup var password: PasswordOptions
+    @Option(help: "The Hugging Face model id.") var model = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    @Option(name: .customLong("max-tokens"), help: "The most new tokens (default 256).") var maxTokens = 256
+    @Option(help: "The fee per task in CNX (default 5).") var fee = "5"
+    @Option(name: .customLong("validation-rate"), help: "Percent of tasks the relay validates in groups (default 1, the network's rule).")
+    var validationRate = 1
+    @Argument(help: "The prompt.") var prompt: String
+    func run() async throws {
+        guard let feeWei = Wei(cnx: fee) else { throw ToolError("--fee must be a CNX amount") }
+        guard (0...100).contains(validationRate), maxTokens >= 1 else { throw ToolError("--validation-rate is 0…100 and --max-tokens at least 1") }
+        let key: PrivateKey
+        do { key = try Keystore.read(from: wallet).decrypt(password: try password.password()) } catch let error as ToolError { throw error } catch {
+            throw ToolError("\(wallet): \(error)")
+        }
+        let client = CrynuxClient(relay: relay, wallet: key, validationRatePercent: validationRate)
+        let status = StatusLine()
+        do {
+            let completion = try await client.chat(
+                model: model, messages: [.text(.user, prompt)], generation: GenerationConfig(maxNewTokens: maxTokens), fee: feeWei,
+                onEvent: { status.show($0) })
+            status.clear()
+            emit(completion.choices.first?.message.content ?? "")
+        } catch {
+            status.clear()
+            throw ToolError("\(error)", exitCode: 1)
+        }
+    }
+}
+
+/// A one-line live status of a task on stderr (a terminal only).
+final class StatusLine: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private let terminal = isatty(2) != 0
+    private var drawn = false
+
+    func show(_ event: TaskEvent) {
+        guard terminal else { return }
+        let text: String
+        switch event {
+        case .created(_, let c): text = "task \(c.prefix(10))… created, waiting for a node"
+        case .started(_, _, let node): text = "running on node \(node.prefix(10))…"
+        case .validationGroup: text = "selected for validation: two more nodes check the answer"
+        case .scored: text = "answer ready, validating"
+        case .validated: text = "validated, downloading"
+        case .downloaded: text = "done"
+        case .failed(_, let reason): text = "attempt failed: \(reason)"
+        }
+        lock.withLock {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+            drawn = true
+        }
+    }
+
+    func clear() {
+        lock.withLock {
+            if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            drawn = false
+        }
     }
 }
 
