@@ -64,3 +64,23 @@ struct PHashCase: Sendable, CustomTestStringConvertible {
         }
     }
 }
+
+@Suite struct PNGEncoderTests {
+    @Test func encodedImagesDecodeToTheSamePixelsAndHashTheSameAsTheOriginal() throws {
+        // Re-encode a vector image (RGB) through our encoder: same pixels, same pHash as the original file.
+        let c = try #require(PHashCase.all.first { $0.value["png_mode"]?.stringValue == "RGB" })
+        let original = try PNGImage.decode(try c.png())
+        var rgb: [UInt8] = []
+        for p in 0..<(original.width * original.height) { rgb += original.bytes[(4 * p)..<(4 * p + 3)] }
+        let encoded = try PNGImage.encode(width: original.width, height: original.height, pixels: rgb, alpha: false)
+        let decoded = try PNGImage.decode(encoded)
+        #expect(decoded.layout == .rgba && decoded.bytes == original.bytes)
+        #expect(PerceptionHash.hash(decoded) == PerceptionHash.hash(original))
+        // RGBA keeps its alpha (straight, as Go's NRGBA).
+        var random = SystemRandomNumberGenerator()
+        let rgba = (0..<(5 * 3 * 4)).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let small = try PNGImage.decode(try PNGImage.encode(width: 5, height: 3, pixels: rgba, alpha: true))
+        #expect(small.layout == .nrgba && small.bytes == rgba)
+        #expect(throws: PNGError.self) { _ = try PNGImage.encode(width: 2, height: 2, pixels: [1, 2, 3], alpha: false) }
+    }
+}

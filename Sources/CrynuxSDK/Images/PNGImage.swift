@@ -377,3 +377,40 @@ public struct PNGError: Error, Sendable, Hashable, CustomStringConvertible {
     /// `png: message`.
     public var description: String { "png: \(message)" }
 }
+
+extension PNGImage {
+    /// An 8-bit RGB (3 bytes per pixel) or RGBA (4) image, row-major, as a PNG file: one IDAT, every row
+    /// filtered with Sub, deflated by the system zlib at level 6.
+    public static func encode(width: Int, height: Int, pixels: [UInt8], alpha: Bool) throws(PNGError) -> [UInt8] {
+        let channels = alpha ? 4 : 3
+        guard width > 0, height > 0, width * height <= maximumPixels, pixels.count == width * height * channels else {
+            throw PNGError("the pixel buffer does not match \(width)×\(height)×\(channels)")
+        }
+        var raw = [UInt8]()
+        raw.reserveCapacity(height * (1 + width * channels))
+        for y in 0..<height {
+            raw.append(1)  // Sub
+            let row = y * width * channels
+            for i in 0..<(width * channels) {
+                raw.append(pixels[row + i] &- (i >= channels ? pixels[row + i - channels] : 0))
+            }
+        }
+        var bound = compressBound(uLong(raw.count))
+        var compressed = [UInt8](repeating: 0, count: Int(bound))
+        let status = compress2(&compressed, &bound, raw, uLong(raw.count), 6)
+        guard status == Z_OK else { throw PNGError("zlib failed (\(status))") }
+        compressed.removeSubrange(Int(bound)...)
+        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
+            var out = Self.be(UInt32(body.count))
+            let typed = Array(type.utf8) + body
+            out += typed
+            out += Self.be(UInt32(truncatingIfNeeded: crc32(0, typed, uInt(typed.count))))
+            return out
+        }
+        var header = Self.be(UInt32(width)) + Self.be(UInt32(height))
+        header += [8, alpha ? 6 : 2, 0, 0, 0]
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", compressed) + chunk("IEND", [])
+    }
+
+    static func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+}
