@@ -77,6 +77,7 @@ let package = Package(
                 "NodeKit",
                 "Relay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

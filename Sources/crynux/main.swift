@@ -263,7 +263,29 @@ struct Generate: ParsableCommand {
 }
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Engine.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Engine.self, Network.self])
+
+    struct Network: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time from CrynuxClient.run to the result for 1-token chats on a local relay + node, minus the engine's own time.")
+        @Option(help: "The .gguf file (default: the bundled model).") var model: String?
+        @Option(help: "Measured runs (default 20).") var runs = 20
+        @Option(name: .customLong("node-poll-ms"), help: "The node's poll interval (default 20).") var nodePoll = 20
+        @Option(name: .customLong("client-poll-ms"), help: "The client's first poll interval (default 10).") var clientPoll = 10
+        func run() async throws {
+            guard runs >= 1, nodePoll >= 1, clientPoll >= 1 else { throw ToolError("--runs and the poll intervals must be positive") }
+            let path = model ?? (ModelStore.defaultDirectory + "/" + CatalogModel.bundled.fileName)
+            let f: NetworkBenchmark.Figures
+            do {
+                f = try await NetworkBenchmark.run(modelPath: path, runs: runs, nodePoll: .milliseconds(nodePoll), clientPoll: .milliseconds(clientPoll))
+            } catch { throw ToolError("\(error)", exitCode: 1) }
+            let ms = { (s: Double) in String(format: "%.1f ms", s * 1000) }
+            emit("1-token chat over the local network, \(f.runs) runs (node polls every \(nodePoll) ms, client from \(clientPoll) ms):")
+            emit("  run → result: median \(ms(f.totalMedian)), p90 \(ms(f.totalP90))")
+            emit("  inference alone (same task, same engine): median \(ms(f.inferenceMedian))")
+            emit("  relay/protocol overhead: median \(ms(f.totalMedian - f.inferenceMedian))")
+        }
+    }
 
     struct Engine: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Prompt and decode tokens/s of the engine on a GGUF model.")

@@ -338,7 +338,7 @@ public actor CrynuxClient {
                 // Best effort: nothing is left queued for a failed group.
                 return try await fail("the task ended without a result (abort reasons \(reasons))")
             }
-            try await Task.sleep(for: pollRange.min * 4)
+            try await Task.sleep(for: pollRange.min)
         }
         guard let winner else { return nil }
         var files: [[UInt8]] = []
