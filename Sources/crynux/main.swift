@@ -9,7 +9,7 @@ struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self, NodeCommand.self, ChatCommand.self])
+        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self, NodeCommand.self, NodeControl.self, ChatCommand.self])
 }
 
 struct Tools: ParsableCommand {
@@ -341,7 +341,8 @@ struct RelayCommand: AsyncParsableCommand {
 
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "node", abstract: "Run a worker node: join RELAY with the wallet's key and serve the models in --models (LLM tasks).")
+        commandName: "node", abstract: "Run a worker node: join RELAY with the wallet's key and serve the models in --models (LLM tasks).",
+        discussion: "SIGTERM or Ctrl-C finishes the current step, then quits the network. `crynux node-control pause|resume|quit` changes the status of a running node.")
     @Option(help: "The relay's base URL.") var relay: String
     @Option(help: "The node's keystore (Web3 Secret Storage v3).") var wallet: String
     @OptionGroup var password: PasswordOptions
@@ -357,6 +358,28 @@ struct NodeCommand: AsyncParsableCommand {
             try await NodeRunner.run(
                 relay: relay, keystore: wallet, password: pw, models: models ?? ModelStore.defaultDirectory, dataDirectory: data, threads: threads)
         } catch { throw ToolError("node: \(error)", exitCode: 1) }
+    }
+}
+
+struct NodeControl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node-control", abstract: "Pause, resume or quit a node at the relay (after its current task).")
+    @Argument(help: "pause, resume or quit.") var action: String
+    @Option(help: "The relay's base URL.") var relay: String
+    @Option(help: "The node's keystore.") var wallet: String
+    @OptionGroup var password: PasswordOptions
+    func run() async throws {
+        guard ["pause", "resume", "quit"].contains(action) else { throw ToolError("the action is pause, resume or quit") }
+        let key: PrivateKey
+        do { key = try Keystore.read(from: wallet).decrypt(password: try password.password()) } catch let error as ToolError { throw error } catch {
+            throw ToolError("\(wallet): \(error)")
+        }
+        var client = RelayClient(baseURL: relay, key: key)
+        do {
+            try await client.synchroniseClock()
+            try await client.nodeAction(action)
+        } catch { throw ToolError("\(error)", exitCode: 1) }
+        emit("\(action): ok")
     }
 }
 

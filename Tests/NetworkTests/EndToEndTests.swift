@@ -216,3 +216,47 @@ final class EventLog: @unchecked Sendable {
     func append(_ e: TaskEvent) { lock.withLock { events.append(e) } }
     var all: [TaskEvent] { lock.withLock { events } }
 }
+
+/// A stand-in for the image engine seam (no Stable Diffusion engine exists in this repository): it draws a
+/// procedural PNG per requested image, so the image path of the protocol — pHash scores, PNG uploads the relay
+/// re-hashes, downloads — runs end to end.
+struct GradientImageEngine: ImageEngine {
+    func generate(_ args: SDTaskArgs) async throws -> [[UInt8]] {
+        let count = args.withDefaults().taskConfig.numImages ?? 1
+        return try (0..<count).map { n in
+            var pixels: [UInt8] = []
+            for y in 0..<96 { for x in 0..<128 { pixels += [UInt8(x * 2), UInt8(y * 2), UInt8((x + y + n * 40) % 256)] } }
+            return try PNGImage.encode(width: 128, height: 96, pixels: pixels, alpha: false)
+        }
+    }
+}
+
+@Suite(.serialized) struct ImageEndToEndTests {
+    @Test func anImageTaskIsScoredByPHashVerifiedByTheRelayAndDownloaded() async throws {
+        let network = try LocalNetwork.start(rate: 0)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("img-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await network.app.test(.live) { client in
+            let url = "http://127.0.0.1:\(try #require(client.port))"
+            let node = NodeWorker(
+                client: RelayClient(baseURL: url, key: .generate()), engines: ["base:crynux-network/sdxl-turbo": try #require(EndToEndTests.generator)],
+                imageEngine: GradientImageEngine(), hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir,
+                pollInterval: .milliseconds(25))
+            let serving = Task { try await node.run() }
+            defer { serving.cancel() }
+            for _ in 0..<200 where try await network.service.read({ $0.nodes.isEmpty }) { try await Task.sleep(for: .milliseconds(25)) }
+            let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
+            try await network.fund(app.address)
+            var args = try SDTaskArgs(json: Array(#"{"base_model": "crynux-network/sdxl-turbo", "prompt": "a gradient", "task_config": {"num_images": 2, "steps": 1}}"#.utf8))
+            args.taskConfig.seed = 1
+            let images = try await app.generateImages(args, baseModel: "crynux-network/sdxl-turbo")
+            #expect(images.count == 2)
+            let expected = try await GradientImageEngine().generate(args)
+            #expect(images == expected)
+            let task = try #require(try await network.service.read { Array($0.tasks.values) }.first)
+            let score = try PerceptionHash.score(pngs: expected)
+            #expect(task.status == .endSuccess && task.score == score)
+            await node.stop()
+        }
+    }
+}

@@ -242,6 +242,10 @@ public actor CrynuxClient {
         var attempt = try attemptState(runID, index)
         guard let taskID = Hex.decode(attempt.taskID) else { return nil }
         func fail(_ reason: String) async throws -> TaskResult? {
+            // Best effort: members still queued are cancelled so their fees come back at once.
+            for c in (try? attemptState(runID, index).commitments) ?? [] {
+                if let r = try? await relay.task(c), r.status == 0 { try? await relay.cancel(c) }
+            }
             try await updateAttempt(runID, index) { $0.failure = reason }
             onEvent?(.failed(attempt: index, reason: reason))
             return nil
@@ -335,7 +339,6 @@ public actor CrynuxClient {
                     for c in commitments { out.append(try await self.relay.task(c).abortReason) }
                     return out
                 }
-                // Best effort: nothing is left queued for a failed group.
                 return try await fail("the task ended without a result (abort reasons \(reasons))")
             }
             try await Task.sleep(for: pollRange.min)
@@ -439,6 +442,18 @@ public actor CrynuxClient {
                 ])),
             ])
         }
+    }
+
+    /// Generates images with a Stable Diffusion task and returns the PNG files (one per image).
+    public func generateImages(
+        _ args: SDTaskArgs, baseModel: String, minVRAM: Int = 8, fee: Wei = Wei(cnx: 1), repeats: Int = 1, onEvent: (@Sendable (TaskEvent) -> Void)? = nil
+    ) async throws -> [[UInt8]] {
+        do { try args.validate() } catch { throw CrynuxClientError(message: "invalid image task: \(error)", isRetryable: false) }
+        let count = args.withDefaults().taskConfig.numImages ?? 1
+        let request = TaskRequest(
+            taskType: .sd, taskArgs: args.jsonString, modelIDs: ["base:" + baseModel], fee: fee * UInt64(max(1, count)), minVRAM: minVRAM,
+            taskSize: count, repeats: repeats)
+        return try await run(request, onEvent: onEvent).files
     }
 
     /// Runs a chat on `model` (a Hugging Face id) and returns the answer in OpenAI's shape.

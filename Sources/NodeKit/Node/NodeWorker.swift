@@ -152,8 +152,12 @@ public actor NodeWorker {
     private func execute(_ record: RelayTaskRecord) async throws {
         let commitment = record.commitment
         let deadline = Date(timeIntervalSince1970: Self.parseTime(record.json["start_time"]?.stringValue) + (record.json["timeout"]?.doubleValue ?? 600))
+        if Int(record.json["task_type"]?.doubleValue ?? -1) == TaskType.sd.rawValue, let imageEngine {
+            try await executeImages(record, engine: imageEngine, deadline: deadline)
+            return
+        }
         guard Int(record.json["task_type"]?.doubleValue ?? -1) == TaskType.llm.rawValue else {
-            note("no image engine for \(commitment); letting it time out")
+            note("no engine for the task type of \(commitment); letting it time out")
             finished.insert(commitment)
             return
         }
@@ -200,6 +204,33 @@ public actor NodeWorker {
         try Data(file).write(to: URL(fileURLWithPath: dir + "/0.json"), options: .atomic)
         let score = "0x" + SHA256.hash(data: file).map { String(format: "%02x", $0) }.joined()
         scored[commitment] = [("0.json", file)]
+        try await client.submitScore(commitment, score: score)
+        note("scored \(commitment): \(score)")
+    }
+
+    /// An SD task through the image engine: the PNGs, their pHashes as the score.
+    private func executeImages(_ record: RelayTaskRecord, engine: any ImageEngine, deadline: Date) async throws {
+        let commitment = record.commitment
+        let args: SDTaskArgs
+        do { args = try SDTaskArgs(json: Array((record.json["task_args"]?.stringValue ?? "").utf8)) } catch {
+            note("invalid task arguments for \(commitment): \(error)")
+            try await client.reportTaskError(commitment)
+            finished.insert(commitment)
+            return
+        }
+        let images: [[UInt8]]
+        do { images = try await engine.generate(args) } catch {
+            note("image engine failed on \(commitment): \(error)")
+            finished.insert(commitment)
+            return
+        }
+        guard Date() < deadline, !images.isEmpty else {
+            note("\(commitment): no images in time; not submitted")
+            finished.insert(commitment)
+            return
+        }
+        let score = try PerceptionHash.score(pngs: images)
+        scored[commitment] = images.enumerated().map { ("\($0.offset).png", $0.element) }
         try await client.submitScore(commitment, score: score)
         note("scored \(commitment): \(score)")
     }
