@@ -29,8 +29,8 @@ test: setup
 	python3 scripts/cli-vectors.py $(CRYNUX)
 
 serve: model
-	@echo "make serve: the Bridge on the embedded local network is not built yet." >&2
-	@echo "What exists today is the SDK foundation, chat templates, the GGUF reader, tokenizer and a first engine: try '$$($(SWIFT) build -c release --show-bin-path)/crynux --help'." >&2
+	@echo "make serve: the Bridge on the embedded local network is not built yet (issue 7)." >&2
+	@echo "The relay, the node, the engine and the client run today: see README.md, 'A whole network on one machine', and '$$($(SWIFT) build -c release --show-bin-path)/crynux --help'." >&2
 	@exit 1
 
 clean:
