@@ -260,3 +260,40 @@ struct GradientImageEngine: ImageEngine {
         }
     }
 }
+
+@Suite(.serialized) struct ResumeTests {
+    @Test func aRestartedClientResumesItsRunWithoutCreatingTasksTwice() async throws {
+        let generator = try #require(EndToEndTests.generator)
+        let network = try LocalNetwork.start(rate: 0)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await network.app.test(.live) { client in
+            let url = "http://127.0.0.1:\(try #require(client.port))"
+            let wallet = PrivateKey.generate()
+            let store = MemoryTaskStore()
+            let args = GPTTaskArgs(model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: ClientEndToEndTests.question, generationConfig: GenerationConfig(maxNewTokens: 32))
+            let request = TaskRequest(taskType: .llm, taskArgs: args.jsonString, modelIDs: [BundledModel.modelID], fee: Wei(cnx: 5))
+            // The first client creates the task and "crashes" before any node exists to run it.
+            let first = CrynuxClient(relay: url, wallet: wallet, store: store, validationRatePercent: 0)
+            try await network.fund(first.address)
+            let created = EventLog()
+            let run = Task { try await first.run(request, runID: "run-1") { created.append($0) } }
+            for _ in 0..<200 where created.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            run.cancel()
+            _ = try? await run.value
+            #expect(try await network.service.read { $0.tasks.count } == 1)
+            #expect(await store.load("run-1")?.attempts.first?.commitments.count == 1)
+            // A node comes up; a new client with the same store and run id picks the run up.
+            let node = network.node(url, generator, dir: dir)
+            let serving = Task { try await node.run() }
+            defer { serving.cancel() }
+            let second = CrynuxClient(relay: url, wallet: wallet, store: store, validationRatePercent: 0)
+            let result = try await second.run(request, runID: "run-1")
+            let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0])
+            #expect(response.choices.first?.message.content == ClientEndToEndTests.answer)
+            #expect(try await network.service.read { $0.tasks.count } == 1, "the resumed run followed the task it had created")
+            #expect(await store.load("run-1")?.resultCommitment == result.commitment)
+            await node.stop()
+        }
+    }
+}
