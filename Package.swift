@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "CrynuxSDK", targets: ["CrynuxSDK"]),
         .library(name: "NodeKit", targets: ["NodeKit"]),
         .library(name: "Relay", targets: ["Relay"]),
+        .library(name: "Bridge", targets: ["Bridge"]),
         .executable(name: "crynux", targets: ["crynux"]),
     ],
     dependencies: [
@@ -70,12 +71,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Bridge",
+            dependencies: [
+                "CrynuxSDK", "NodeKit", "Relay",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "crynux",
             dependencies: [
                 "CrynuxSDK",
                 "NodeKit",
                 "Relay",
+                "Bridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
@@ -99,7 +112,7 @@ let package = Package(
         .testTarget(
             name: "NetworkTests",
             dependencies: [
-                "Relay", "NodeKit", "CrynuxSDK",
+                "Relay", "NodeKit", "CrynuxSDK", "Bridge",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -127,11 +127,21 @@ public actor RelayService {
 public enum RelayServer {
     /// Serves until the process is stopped. `dev` enables the faucet.
     public static func run(host: String, port: Int, dataDirectory: String, dev: Bool, config: RelayConfig) async throws {
+        let service = try makeService(dataDirectory: dataDirectory, config: config)
+        try await serve(service, host: host, port: port, dev: dev)
+    }
+
+    /// A relay over `<dataDirectory>/relay.sqlite`, result files beside it.
+    public static func makeService(dataDirectory: String, config: RelayConfig) throws -> RelayService {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let store = try RelayStore(path: dataDirectory + "/relay.sqlite")
-        let service = try RelayService(store: store, config: config, seed: UInt64.random(in: 0...UInt64.max), dataDirectory: dataDirectory)
+        return try RelayService(store: store, config: config, seed: UInt64.random(in: 0...UInt64.max), dataDirectory: dataDirectory)
+    }
+
+    /// Serves `service` over HTTP with the tick loop until cancelled.
+    public static func serve(_ service: RelayService, host: String, port: Int, dev: Bool) async throws {
         let router = RelayHTTP.router(service: service, dev: dev)
-        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: LogRequestsMiddleware(.debug))
         var logger = Logger(label: "crynux.relay")
         logger.logLevel = .info
         let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "crynux-relay"), logger: logger)
@@ -142,7 +152,7 @@ public enum RelayServer {
             }
         }
         defer { ticker.cancel() }
-        logger.info("relay listening", metadata: ["host": "\(host)", "port": "\(port)", "data": "\(dataDirectory)", "dev": "\(dev)"])
+        logger.info("relay listening", metadata: ["host": "\(host)", "port": "\(port)", "data": "\(service.dataDirectory ?? "memory")", "dev": "\(dev)"])
         try await app.runService()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CrynuxSDK
 import Foundation
+import Bridge
 import NodeKit
 import Relay
 
@@ -9,7 +10,7 @@ struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self, NodeCommand.self, NodeControl.self, ChatCommand.self])
+        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self, NodeCommand.self, NodeControl.self, ChatCommand.self, ServeCommand.self])
 }
 
 struct Tools: ParsableCommand {
@@ -380,6 +381,27 @@ struct NodeControl: AsyncParsableCommand {
             try await client.nodeAction(action)
         } catch { throw ToolError("\(error)", exitCode: 1) }
         emit("\(action): ok")
+    }
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "The OpenAI-compatible Bridge on an embedded local network (relay + node with the bundled model), on 127.0.0.1:8080.",
+        discussion: "The first run creates the data directory, the bridge's and the node's wallets, and an API key (printed once).")
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port.") var port = 8080
+    @Option(name: .customLong("relay-port"), help: "Port of the embedded relay (default 8090).") var relayPort = 8090
+    @Option(name: .customLong("data-dir"), help: "State (default ~/.local/share/crynux/serve).") var dataDir: String?
+    @Option(help: "The model folder (default: crynux model fetch's).") var models: String?
+    func run() async throws {
+        guard (1...65535).contains(port), (1...65535).contains(relayPort), port != relayPort else { throw ToolError("--port and --relay-port must differ, 1…65535") }
+        let env = ProcessInfo.processInfo.environment
+        let data = dataDir ?? ((env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/serve")
+        do {
+            try await BridgeServer.serveEmbedded(
+                dataDirectory: data, host: host, port: port, relayPort: relayPort, modelDirectory: models ?? ModelStore.defaultDirectory)
+        } catch { throw ToolError("serve: \(error)", exitCode: 1) }
     }
 }
 

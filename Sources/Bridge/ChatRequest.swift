@@ -1,0 +1,158 @@
+import CrynuxSDK
+import Foundation
+
+/// An OpenAI error the Bridge answers with: status, `type`, `param`, `code`.
+public struct OpenAIError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// HTTP status.
+    public var status: Int
+    /// The message.
+    public var message: String
+    /// `invalid_request_error`, `authentication_error`, `server_error`, …
+    public var type: String
+    /// The request field at fault.
+    public var param: String?
+    /// `invalid_api_key`, `model_not_found`, `unsupported_parameter`, …
+    public var code: String?
+
+    /// A 400 naming `param`.
+    public static func invalid(_ param: String, _ message: String, code: String? = nil) -> OpenAIError {
+        OpenAIError(status: 400, message: message, type: "invalid_request_error", param: param, code: code)
+    }
+
+    /// `{"error": {message, type, param, code}}`.
+    public var json: JSONValue {
+        .object([
+            JSONMember("error", .object([
+                JSONMember("message", .string(message)), JSONMember("type", .string(type)),
+                JSONMember("param", param.map { .string($0) } ?? .null), JSONMember("code", code.map { .string($0) } ?? .null),
+            ])),
+        ])
+    }
+
+    /// The message.
+    public var description: String { message }
+}
+
+/// A parsed `POST /v1/chat/completions` body, checked field by field; what the network cannot honour is a 400
+/// naming the parameter, never silently ignored.
+public struct ChatRequest: Sendable {
+    /// The requested model id.
+    public var model: String
+    /// The task arguments it maps to.
+    public var task: GPTTaskArgs
+    /// `stream`.
+    public var stream: Bool
+    /// `stream_options.include_usage`.
+    public var includeUsage: Bool
+
+    static let ignored: Set<String> = ["user", "metadata", "store", "safety_identifier", "prompt_cache_key", "service_tier", "parallel_tool_calls"]
+    static let known: Set<String> = [
+        "model", "messages", "max_tokens", "max_completion_tokens", "n", "temperature", "top_p", "seed", "stop", "stream", "stream_options",
+        "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs", "tools", "tool_choice", "response_format", "top_k", "min_p",
+        "repetition_penalty",
+    ]
+
+    /// Parses and checks a request body.
+    public init(json body: JSONValue, defaultMaxTokens: Int = 256) throws(OpenAIError) {
+        guard case .object(let members) = body else { throw .invalid("body", "The request body must be a JSON object.") }
+        for m in members where !Self.known.contains(m.key) && !Self.ignored.contains(m.key) {
+            throw .invalid(m.key, "Unrecognized request argument supplied: \(m.key)", code: "unsupported_parameter")
+        }
+        func int(_ key: String, _ range: ClosedRange<Int>) throws(OpenAIError) -> Int? {
+            guard let v = body[key], v != .null else { return nil }
+            guard let d = v.doubleValue, let i = Int(exactly: d), range.contains(i) else {
+                throw .invalid(key, "\(key) must be an integer in \(range.lowerBound)...\(range.upperBound).")
+            }
+            return i
+        }
+        func number(_ key: String, _ range: ClosedRange<Double>) throws(OpenAIError) -> Double? {
+            guard let v = body[key], v != .null else { return nil }
+            guard let d = v.doubleValue, range.contains(d) else { throw .invalid(key, "\(key) must be a number in \(range.lowerBound)...\(range.upperBound).") }
+            return d
+        }
+        guard let model = body["model"]?.stringValue, !model.isEmpty else { throw .invalid("model", "You must provide a model parameter.") }
+        self.model = model
+        guard case .array(let rawMessages)? = body["messages"], !rawMessages.isEmpty else {
+            throw .invalid("messages", "messages must be a non-empty array.")
+        }
+        var messages: [ChatMessage] = []
+        for (i, m) in rawMessages.enumerated() {
+            guard var role = m["role"]?.stringValue else { throw .invalid("messages[\(i)].role", "Each message needs a role.") }
+            if role == "developer" { role = "system" }
+            guard let chatRole = ChatMessage.Role(rawValue: role) else {
+                throw .invalid("messages[\(i)].role", "Unsupported role \(role): use system, developer, user, assistant or tool.")
+            }
+            var text: String
+            switch m["content"] {
+            case .string(let s)?: text = s
+            case .array(let parts)?:
+                text = ""
+                for (j, part) in parts.enumerated() {
+                    guard part["type"]?.stringValue == "text", let t = part["text"]?.stringValue else {
+                        throw .invalid("messages[\(i)].content[\(j)]", "Only text content parts are supported.", code: "unsupported_parameter")
+                    }
+                    text += t
+                }
+            case .null?, nil:
+                guard chatRole == .assistant else { throw .invalid("messages[\(i)].content", "content is required.") }
+                text = ""
+            default:
+                throw .invalid("messages[\(i)].content", "content must be a string or an array of parts.")
+            }
+            messages.append(.text(chatRole, text))
+        }
+        var config = GenerationConfig()
+        let maxCompletion = try int("max_completion_tokens", 1...32_768)
+        let maxTokens = try int("max_tokens", 1...32_768)
+        config.maxNewTokens = maxCompletion ?? maxTokens ?? defaultMaxTokens
+        let n = try int("n", 1...8) ?? 1
+        if n > 1 { config.numReturnSequences = n }
+        let temperature = try number("temperature", 0...2) ?? 1
+        if temperature > 0 {
+            config.doSample = true
+            config.temperature = temperature
+        }
+        if let topP = try number("top_p", 0...1), topP < 1 {
+            config.doSample = temperature > 0 ? true : config.doSample
+            config.topP = topP
+        }
+        if let k = try int("top_k", 0...100_000), k > 0 { config.topK = k }
+        if let p = try number("min_p", 0...1), p > 0 { config.minP = p }
+        if let r = try number("repetition_penalty", 0.01...10), r != 1 { config.repetitionPenalty = r }
+        for key in ["frequency_penalty", "presence_penalty"] {
+            if let v = try number(key, -2...2), v != 0 {
+                throw .invalid(key, "\(key) is not supported by the Crynux engines; use repetition_penalty instead.", code: "unsupported_parameter")
+            }
+        }
+        if body["logprobs"]?.boolValue == true || body["top_logprobs"] != nil && body["top_logprobs"] != .null {
+            throw .invalid("logprobs", "logprobs are not available from the network.", code: "unsupported_parameter")
+        }
+        if let tools = body["tools"], tools != .null {
+            throw .invalid("tools", "tools are not supported by this Bridge yet.", code: "unsupported_parameter")
+        }
+        if let choice = body["tool_choice"], choice != .null, choice.stringValue != "none" {
+            throw .invalid("tool_choice", "tool_choice needs tools, which this Bridge does not support yet.", code: "unsupported_parameter")
+        }
+        if let format = body["response_format"], format != .null, format["type"]?.stringValue != "text" {
+            throw .invalid("response_format", "Only response_format {\"type\": \"text\"} is supported yet.", code: "unsupported_parameter")
+        }
+        switch body["stop"] {
+        case .string(let s)?: config.stopStrings = [s]
+        case .array(let items)?:
+            let stops = items.compactMap(\.stringValue)
+            guard stops.count == items.count, stops.count <= 4 else { throw .invalid("stop", "stop is a string or up to 4 strings.") }
+            if !stops.isEmpty { config.stopStrings = stops }
+        case .null?, nil: break
+        default: throw .invalid("stop", "stop is a string or up to 4 strings.")
+        }
+        stream = body["stream"]?.boolValue ?? false
+        includeUsage = body["stream_options"]?["include_usage"]?.boolValue ?? false
+        var task = GPTTaskArgs(model: model, messages: messages, generationConfig: config)
+        if let seed = body["seed"], seed != .null {
+            guard let d = seed.doubleValue, let s = Int(exactly: d) else { throw .invalid("seed", "seed must be an integer.") }
+            task.seed = s
+        }
+        do { try task.validate() } catch { throw .invalid("messages", "\(error)") }
+        self.task = task
+    }
+}
