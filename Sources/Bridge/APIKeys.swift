@@ -53,6 +53,24 @@ public final class APIKeyStore: Sendable {
         }
     }
 
+    /// Every key, revoked ones included (newest last), with whether it is live.
+    public func list() throws -> [(key: Key, created: Int, live: Bool)] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, prefix, created, revoked FROM api_keys ORDER BY created, id").map { row in
+                (Key(id: row["id"], name: row["name"], prefix: row["prefix"]), row["created"] as Int, (row["revoked"] as Int?) == nil)
+            }
+        }
+    }
+
+    /// Revokes a key by id; false if there is no live key with that id.
+    @discardableResult
+    public func revoke(id: String) throws -> Bool {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", arguments: [Int(Date().timeIntervalSince1970), id])
+            return db.changesCount > 0
+        }
+    }
+
     /// How many live keys exist.
     public func count() throws -> Int { try queue.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM api_keys WHERE revoked IS NULL") ?? 0 } }
 }

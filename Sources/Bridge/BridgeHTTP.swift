@@ -60,6 +60,14 @@ public enum BridgeHTTP {
         }
         router.post("/v1/chat/completions") { request, context in await guarded(request, config) { try await chat(request, context, config) } }
         router.post("/v1/llm/chat/completions") { request, context in await guarded(request, config) { try await chat(request, context, config) } }
+        router.post("/v1/completions") { request, context in await guarded(request, config) { try await completion(request, context, config) } }
+        router.post("/v1/embeddings") { request, _ in
+            await guarded(request, config) {
+                throw OpenAIError(
+                    status: 404, message: "Embeddings are not available: the Crynux Network has no embedding task type yet.", type: "invalid_request_error",
+                    param: "model", code: "model_not_found")
+            }
+        }
         return router
     }
 
@@ -93,13 +101,62 @@ public enum BridgeHTTP {
         }
     }
 
-    static func chat(_ request: Request, _ context: BridgeRequestContext, _ config: BridgeConfiguration) async throws -> Response {
+    static func body(_ request: Request, _ context: BridgeRequestContext) async throws -> JSONValue {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: context.maxUploadSize) } catch {
             throw OpenAIError(status: 413, message: "The request body is over 4 MiB.", type: "invalid_request_error", param: nil, code: nil)
         }
         guard let body = try? JSONValue.parse(Array(buffer.readableBytesView)) else { throw OpenAIError.invalid("body", "The body is not valid JSON.") }
-        let chat = try ChatRequest(json: body)
+        return body
+    }
+
+    /// `POST /v1/completions`: the prompt becomes one user message (as the Crynux bridge maps it); the answer
+    /// comes back as `text_completion` choices.
+    static func completion(_ request: Request, _ context: BridgeRequestContext, _ config: BridgeConfiguration) async throws -> Response {
+        guard case .object(var members) = try await body(request, context) else { throw OpenAIError.invalid("body", "The request body must be a JSON object.") }
+        guard let index = members.firstIndex(where: { $0.key == "prompt" }), let prompt = members[index].value.stringValue else {
+            throw OpenAIError.invalid("prompt", "prompt must be a string.")
+        }
+        for key in ["echo", "suffix", "best_of"] {
+            if let v = members.first(where: { $0.key == key })?.value, v != .null, v != .bool(false), v != .integer(1) {
+                throw OpenAIError.invalid(key, "\(key) is not supported.", code: "unsupported_parameter")
+            }
+        }
+        members.removeAll { ["echo", "suffix", "best_of"].contains($0.key) }
+        members[members.firstIndex { $0.key == "prompt" }!] = JSONMember(
+            "messages", .array([.object([JSONMember("role", .string("user")), JSONMember("content", .string(prompt))])]))
+        if members.contains(where: { $0.key == "stream" && $0.value == .bool(true) }) {
+            throw OpenAIError.invalid("stream", "Streaming is available on /v1/chat/completions; /v1/completions answers whole.", code: "unsupported_parameter")
+        }
+        let chat = try ChatRequest(json: .object(members))
+        guard config.models.contains(chat.model) else {
+            throw OpenAIError(status: 404, message: "The model '\(chat.model)' does not exist", type: "invalid_request_error", param: "model", code: "model_not_found")
+        }
+        let task = TaskRequest(taskType: .llm, taskArgs: chat.task.jsonString, modelIDs: ["base:" + chat.model], fee: config.fee)
+        let work = Task { () throws -> GPTTaskResponse in
+            let result = try await config.client.run(task)
+            return try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0])
+        }
+        let response = try await work.value
+        return json(.ok, .object([
+            JSONMember("id", .string("cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24))),
+            JSONMember("object", .string("text_completion")), JSONMember("created", .integer(Int64(Date().timeIntervalSince1970))),
+            JSONMember("model", .string(chat.model)),
+            JSONMember("choices", .array(response.choices.map { c in
+                .object([
+                    JSONMember("text", .string(c.message.content)), JSONMember("index", .integer(c.index)), JSONMember("logprobs", .null),
+                    JSONMember("finish_reason", .string(c.finishReason)),
+                ])
+            })),
+            JSONMember("usage", .object([
+                JSONMember("prompt_tokens", .integer(response.usage.promptTokens)), JSONMember("completion_tokens", .integer(response.usage.completionTokens)),
+                JSONMember("total_tokens", .integer(response.usage.totalTokens)),
+            ])),
+        ]))
+    }
+
+    static func chat(_ request: Request, _ context: BridgeRequestContext, _ config: BridgeConfiguration) async throws -> Response {
+        let chat = try ChatRequest(json: try await body(request, context))
         guard config.models.contains(chat.model) else {
             throw OpenAIError(status: 404, message: "The model '\(chat.model)' does not exist", type: "invalid_request_error", param: "model", code: "model_not_found")
         }

@@ -10,7 +10,7 @@ struct Crynux: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crynux",
         abstract: "The Crynux Network in Swift: protocol tools and wallet (relay, node and bridge come next).",
-        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self, NodeCommand.self, NodeControl.self, ChatCommand.self, ServeCommand.self])
+        subcommands: [Tools.self, Wallet.self, Template.self, Model.self, Tokenize.self, Generate.self, Bench.self, RelayCommand.self, NodeCommand.self, NodeControl.self, ChatCommand.self, ServeCommand.self, Keys.self])
 }
 
 struct Tools: ParsableCommand {
@@ -381,6 +381,54 @@ struct NodeControl: AsyncParsableCommand {
             try await client.nodeAction(action)
         } catch { throw ToolError("\(error)", exitCode: 1) }
         emit("\(action): ok")
+    }
+}
+
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The Bridge's API keys (stored as hashes in DATA_DIR/bridge.sqlite).", subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Location: ParsableArguments {
+        @Option(name: .customLong("data-dir"), help: "The Bridge's state (default ~/.local/share/crynux/serve).") var dataDir: String?
+        func store() throws -> APIKeyStore {
+            let env = ProcessInfo.processInfo.environment
+            let dir = dataDir ?? ((env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/serve")
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                return try APIKeyStore(path: dir + "/bridge.sqlite")
+            } catch { throw ToolError("\(dir): \(error)", exitCode: 1) }
+        }
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a key; it is printed once and never again.")
+        @Option(help: "A name for the key.") var name: String
+        @OptionGroup var location: Location
+        func run() throws {
+            guard !name.isEmpty, name.count <= 100 else { throw ToolError("--name must be 1…100 characters") }
+            let (secret, record) = try location.store().create(name: name)
+            emit("\(secret)\t\(record.id)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List keys: id, name, prefix, created, live or revoked.")
+        @OptionGroup var location: Location
+        func run() throws {
+            for (key, created, live) in try location.store().list() {
+                emit("\(key.id)\t\(key.name)\t\(key.prefix)…\t\(created)\t\(live ? "live" : "revoked")")
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key by id.")
+        @Argument(help: "The key's id.") var id: String
+        @OptionGroup var location: Location
+        func run() throws {
+            guard try location.store().revoke(id: id) else { throw ToolError("no live key with id \(id)") }
+            emit("revoked \(id)")
+        }
     }
 }
 

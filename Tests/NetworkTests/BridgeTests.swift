@@ -24,7 +24,7 @@ import Testing
             let wallet = PrivateKey.generate()
             try await network.fund(wallet.address.checksummed)
             let keys = try APIKeyStore(path: nil)
-            let (key, _) = try keys.create(name: "test")
+            let (key, record) = try keys.create(name: "test")
             let config = BridgeConfiguration(
                 client: CrynuxClient(relay: url, wallet: wallet, validationRatePercent: 0), models: [Self.model], keys: keys, keepAlive: .milliseconds(30))
             let bridge = Application(router: BridgeHTTP.router(config))
@@ -74,6 +74,19 @@ import Testing
                         #expect(r.status == status && json(r.body)["error"]?["param"]?.stringValue == param, "\(param)")
                     }
                 }
+                // Legacy completions, embeddings (not a task type), and a revoked key.
+                try await client.execute(
+                    uri: "/v1/completions", method: .post, headers: auth,
+                    body: ByteBuffer(string: #"{"model":"\#(Self.model)","prompt":"What is 2+2?","temperature":0,"max_tokens":32}"#)
+                ) { r in
+                    #expect(r.status == .ok && json(r.body)["object"]?.stringValue == "text_completion")
+                    #expect(json(r.body)["choices"]?[0]?["text"]?.stringValue?.contains("4") == true)
+                }
+                try await client.execute(uri: "/v1/embeddings", method: .post, headers: auth, body: ByteBuffer(string: #"{"model":"x","input":"hi"}"#)) { r in
+                    #expect(r.status == .notFound && json(r.body)["error"]?["code"]?.stringValue == "model_not_found")
+                }
+                #expect(try keys.list().count == 1 && keys.revoke(id: record.id) && !keys.revoke(id: record.id))
+                try await client.execute(uri: "/v1/models", method: .get, headers: auth) { r in #expect(r.status == .unauthorized) }
             }
             await node.stop()
         }
