@@ -31,11 +31,11 @@ public final class APIKeyStore: Sendable {
         public var prefix: String
     }
 
-    static func hash(_ key: String) -> String { SHA256.hash(data: Array(key.utf8)).map { String(format: "%02x", $0) }.joined() }
+    static func hash(_ key: String) -> String { Hex.encode(SHA256.hash(data: Array(key.utf8))) }
 
     /// Creates a key named `name` and returns it (the only time it is visible) with its record.
     public func create(name: String) throws -> (key: String, record: Key) {
-        let secret = "sk-crynux-" + (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let secret = "sk-crynux-" + Hex.encode((0..<24).map { _ in UInt8.random(in: 0...255) })
         let record = Key(id: UUID().uuidString.lowercased(), name: name, prefix: String(secret.prefix(14)))
         try queue.write { db in
             try db.execute(

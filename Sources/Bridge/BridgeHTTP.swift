@@ -53,7 +53,7 @@ public enum BridgeHTTP {
                 let raw = context.parameters.getCatchAll().joined(separator: "/")
                 let id = raw.removingPercentEncoding ?? raw
                 guard config.models.contains(id) else {
-                    throw OpenAIError(status: 404, message: "The model '\(id)' does not exist", type: "invalid_request_error", param: "model", code: "model_not_found")
+                    throw OpenAIError.modelNotFound(id)
                 }
                 return json(.ok, Self.model(id))
             }
@@ -130,14 +130,9 @@ public enum BridgeHTTP {
         }
         let chat = try ChatRequest(json: .object(members))
         guard config.models.contains(chat.model) else {
-            throw OpenAIError(status: 404, message: "The model '\(chat.model)' does not exist", type: "invalid_request_error", param: "model", code: "model_not_found")
+            throw OpenAIError.modelNotFound(chat.model)
         }
-        let task = TaskRequest(taskType: .llm, taskArgs: chat.task.jsonString, modelIDs: ["base:" + chat.model], fee: config.fee)
-        let work = Task { () throws -> GPTTaskResponse in
-            let result = try await config.client.run(task)
-            return try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0])
-        }
-        let response = try await work.value
+        let response = try await runDetached(chat, config).value
         return json(.ok, .object([
             JSONMember("id", .string("cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24))),
             JSONMember("object", .string("text_completion")), JSONMember("created", .integer(Int64(Date().timeIntervalSince1970))),
@@ -148,37 +143,40 @@ public enum BridgeHTTP {
                     JSONMember("finish_reason", .string(c.finishReason)),
                 ])
             })),
-            JSONMember("usage", .object([
-                JSONMember("prompt_tokens", .integer(response.usage.promptTokens)), JSONMember("completion_tokens", .integer(response.usage.completionTokens)),
-                JSONMember("total_tokens", .integer(response.usage.totalTokens)),
-            ])),
+            JSONMember("usage", usage(response.usage)),
         ]))
+    }
+
+    /// Runs the chat on the network as a task of its own: a client that goes away stops nothing that was paid for.
+    static func runDetached(_ chat: ChatRequest, _ config: BridgeConfiguration) -> Task<GPTTaskResponse, any Error> {
+        let request = TaskRequest(taskType: .llm, taskArgs: chat.task.jsonString, modelIDs: ["base:" + chat.model], fee: config.fee)
+        return Task {
+            let result = try await config.client.run(request)
+            return try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0])
+        }
+    }
+
+    /// OpenAI's `usage` object.
+    @Sendable static func usage(_ u: GPTTaskResponse.Usage) -> JSONValue {
+        .object([
+            JSONMember("prompt_tokens", .integer(u.promptTokens)), JSONMember("completion_tokens", .integer(u.completionTokens)),
+            JSONMember("total_tokens", .integer(u.totalTokens)),
+        ])
     }
 
     static func chat(_ request: Request, _ context: BridgeRequestContext, _ config: BridgeConfiguration) async throws -> Response {
         let chat = try ChatRequest(json: try await body(request, context))
         guard config.models.contains(chat.model) else {
-            throw OpenAIError(status: 404, message: "The model '\(chat.model)' does not exist", type: "invalid_request_error", param: "model", code: "model_not_found")
+            throw OpenAIError.modelNotFound(chat.model)
         }
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int64(Date().timeIntervalSince1970)
-        let request = TaskRequest(taskType: .llm, taskArgs: chat.task.jsonString, modelIDs: ["base:" + chat.model], fee: config.fee)
-        // The network task runs on its own: a client that goes away stops nothing that was paid for.
-        let work = Task { () throws -> GPTTaskResponse in
-            let result = try await config.client.run(request)
-            return try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0])
-        }
+        let work = runDetached(chat, config)
         @Sendable func choice(_ c: GPTTaskResponse.Choice) -> JSONValue {
             .object([
                 JSONMember("index", .integer(c.index)),
                 JSONMember("message", .object([JSONMember("role", .string("assistant")), JSONMember("content", .string(c.message.content))])),
                 JSONMember("logprobs", .null), JSONMember("finish_reason", .string(c.finishReason)),
-            ])
-        }
-        @Sendable func usage(_ u: GPTTaskResponse.Usage) -> JSONValue {
-            .object([
-                JSONMember("prompt_tokens", .integer(u.promptTokens)), JSONMember("completion_tokens", .integer(u.completionTokens)),
-                JSONMember("total_tokens", .integer(u.totalTokens)),
             ])
         }
         guard chat.stream else {

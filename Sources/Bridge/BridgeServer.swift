@@ -15,7 +15,7 @@ public enum BridgeServer {
             return try Keystore.read(from: keystore).decrypt(password: password)
         }
         let key = PrivateKey.generate()
-        let password = (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let password = Hex.encode((0..<24).map { _ in UInt8.random(in: 0...255) })
         guard FileManager.default.createFile(atPath: passwordFile, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
             throw BridgeError("cannot write \(passwordFile)")
         }

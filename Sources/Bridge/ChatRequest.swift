@@ -14,6 +14,11 @@ public struct OpenAIError: Error, Sendable, Hashable, CustomStringConvertible {
     /// `invalid_api_key`, `model_not_found`, `unsupported_parameter`, …
     public var code: String?
 
+    /// The 404 for a model the Bridge does not serve.
+    public static func modelNotFound(_ model: String) -> OpenAIError {
+        OpenAIError(status: 404, message: "The model '\(model)' does not exist", type: "invalid_request_error", param: "model", code: "model_not_found")
+    }
+
     /// A 400 naming `param`.
     public static func invalid(_ param: String, _ message: String, code: String? = nil) -> OpenAIError {
         OpenAIError(status: 400, message: message, type: "invalid_request_error", param: param, code: code)

@@ -485,9 +485,10 @@ struct API: Sendable {
 
     /// The task record as the relay returns it.
     static func record(_ t: RelayTask) -> JSONValue {
+        let formatter = ISO8601DateFormatter()
         func time(_ v: Int64?) -> JSONValue {
             guard let v else { return .null }
-            return .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(v))))
+            return .string(formatter.string(from: Date(timeIntervalSince1970: TimeInterval(v))))
         }
         return .object([
             JSONMember("sequence", .integer(t.sequence)), JSONMember("task_args", .string(t.taskArgs)),

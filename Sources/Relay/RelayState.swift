@@ -26,12 +26,12 @@ public struct RelayState: Sendable {
     /// Model downloads the relay asked for and their deadlines, keyed `node|model`.
     public internal(set) var pendingDownloads: [String: Int64] = [:]
     private var sequence = 0
-    private var random: SplitMixRandom
+    private var random: SplitMix64
 
     /// An empty relay whose sampling seeds and dispatch draws come from `seed`.
     public init(config: RelayConfig = RelayConfig(), seed: UInt64) {
         self.config = config
-        random = SplitMixRandom(seed: seed)
+        random = SplitMix64(seed: seed)
     }
 
     /// A relay restored from its stored parts.
@@ -48,7 +48,7 @@ public struct RelayState: Sendable {
         self.events = events
         self.totalDeposits = totalDeposits
         self.sequence = sequence
-        random = SplitMixRandom(seed: randomState)
+        random = SplitMix64(seed: randomState)
     }
 
     /// The last task sequence number given out.
@@ -637,7 +637,7 @@ public struct RelayState: Sendable {
     @discardableResult
     public mutating func expireDeadlines(now: Int64) -> [String] {
         var ended: [String] = []
-        for task in tasks.values.sorted(by: { $0.sequence < $1.sequence }) where !task.status.isTerminal {
+        for task in tasks.values.filter({ !$0.status.isTerminal }).sorted(by: { $0.sequence < $1.sequence }) {
             switch task.status {
             case .queued:
                 let limit = task.taskType == .sdFinetuneLora ? config.finetuneQueueGrace + Int64(task.timeout) : config.queueTimeout
@@ -764,18 +764,5 @@ public struct RelayState: Sendable {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
         guard parts.count == 3, parts.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
         return parts.map { $0! }
-    }
-}
-
-/// SplitMix64: the relay's seeded source for sampling seeds and dispatch draws.
-struct SplitMixRandom: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

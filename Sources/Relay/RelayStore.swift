@@ -154,17 +154,6 @@ public final class RelayStore: Sendable {
             }
         }
     }
-
-    /// Rows of the ledger table, in order (for checks and audits).
-    public func ledgerRows() throws -> [LedgerEntry] {
-        try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, time, kind, account, amount, task FROM ledger ORDER BY id").map { row in
-                LedgerEntry(
-                    id: row["id"], time: row["time"], kind: LedgerKind(rawValue: row["kind"]) ?? .deposit, account: row["account"],
-                    amount: Wei(decimal: row["amount"] as String) ?? Wei(0), task: row["task"])
-            }
-        }
-    }
 }
 
 /// A database that cannot be read back.

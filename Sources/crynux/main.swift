@@ -81,6 +81,13 @@ struct PasswordOptions: ParsableArguments {
     func password() throws -> String {
         try WalletTools.password(file: passwordFile, environment: ProcessInfo.processInfo.environment["CRYNUX_WALLET_PASSWORD"])
     }
+
+    /// The key of the keystore at `path`, decrypted with this password.
+    func key(from path: String) throws -> PrivateKey {
+        do { return try Keystore.read(from: path).decrypt(password: try password()) } catch let error as ToolError { throw error } catch {
+            throw ToolError("\(path): \(error)")
+        }
+    }
 }
 
 struct KDFOptions: ParsableArguments {
@@ -332,8 +339,7 @@ struct RelayCommand: AsyncParsableCommand {
         guard (0...100).contains(validationRate), (1...65535).contains(port) else { throw ToolError("--validation-rate is 0…100 and --port 1…65535") }
         var config = RelayConfig()
         config.validationRatePercent = validationRate
-        let env = ProcessInfo.processInfo.environment
-        let data = dataDir ?? ((env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/relay")
+        let data = dataDir ?? DataDirectory.path("relay")
         do { try await RelayServer.run(host: host, port: port, dataDirectory: data, dev: dev, config: config) } catch {
             throw ToolError("relay: \(error)", exitCode: 1)
         }
@@ -352,8 +358,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Engine threads (default 1).") var threads = 1
     func run() async throws {
         guard (1...256).contains(threads) else { throw ToolError("--threads must be 1…256") }
-        let env = ProcessInfo.processInfo.environment
-        let data = dataDir ?? ((env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/node")
+        let data = dataDir ?? DataDirectory.path("node")
         let pw = try password.password()
         do {
             try await NodeRunner.run(
@@ -371,10 +376,7 @@ struct NodeControl: AsyncParsableCommand {
     @OptionGroup var password: PasswordOptions
     func run() async throws {
         guard ["pause", "resume", "quit"].contains(action) else { throw ToolError("the action is pause, resume or quit") }
-        let key: PrivateKey
-        do { key = try Keystore.read(from: wallet).decrypt(password: try password.password()) } catch let error as ToolError { throw error } catch {
-            throw ToolError("\(wallet): \(error)")
-        }
+        let key = try password.key(from: wallet)
         var client = RelayClient(baseURL: relay, key: key)
         do {
             try await client.synchroniseClock()
@@ -391,8 +393,7 @@ struct Keys: ParsableCommand {
     struct Location: ParsableArguments {
         @Option(name: .customLong("data-dir"), help: "The Bridge's state (default ~/.local/share/crynux/serve).") var dataDir: String?
         func store() throws -> APIKeyStore {
-            let env = ProcessInfo.processInfo.environment
-            let dir = dataDir ?? ((env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/serve")
+            let dir = dataDir ?? DataDirectory.path("serve")
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 return try APIKeyStore(path: dir + "/bridge.sqlite")
@@ -444,8 +445,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The model folder (default: crynux model fetch's).") var models: String?
     func run() async throws {
         guard (1...65535).contains(port), (1...65535).contains(relayPort), port != relayPort else { throw ToolError("--port and --relay-port must differ, 1…65535") }
-        let env = ProcessInfo.processInfo.environment
-        let data = dataDir ?? ((env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/serve")
+        let data = dataDir ?? DataDirectory.path("serve")
         do {
             try await BridgeServer.serveEmbedded(
                 dataDirectory: data, host: host, port: port, relayPort: relayPort, modelDirectory: models ?? ModelStore.defaultDirectory)
@@ -468,10 +468,7 @@ struct ChatCommand: AsyncParsableCommand {
     func run() async throws {
         guard let feeWei = Wei(cnx: fee) else { throw ToolError("--fee must be a CNX amount") }
         guard (0...100).contains(validationRate), maxTokens >= 1 else { throw ToolError("--validation-rate is 0…100 and --max-tokens at least 1") }
-        let key: PrivateKey
-        do { key = try Keystore.read(from: wallet).decrypt(password: try password.password()) } catch let error as ToolError { throw error } catch {
-            throw ToolError("\(wallet): \(error)")
-        }
+        let key = try password.key(from: wallet)
         let client = CrynuxClient(relay: relay, wallet: key, validationRatePercent: validationRate)
         let status = StatusLine()
         do {

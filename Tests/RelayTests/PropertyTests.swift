@@ -14,7 +14,7 @@ import Testing
 
     @Test(arguments: [UInt64(1), 2, 3])
     func moneyIsConservedUnderRandomOperations(seed: UInt64) throws {
-        var rng = SplitMixRandom(seed: seed &* 7919)
+        var rng = SplitMix64(seed: seed &* 7919)
         func roll(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
         var config = RelayConfig()
         config.validationRatePercent = 40

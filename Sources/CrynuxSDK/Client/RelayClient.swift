@@ -125,11 +125,9 @@ public struct RelayClient: Sendable {
 
     // MARK: Transport
 
-    static func percentEncode(_ s: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
-    }
+    static let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+
+    static func percentEncode(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? s }
 
     /// Sends a request and unwraps the relay's envelope (`data`), mapping errors to `RelayAPIError`.
     func call(

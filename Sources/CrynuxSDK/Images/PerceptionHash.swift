@@ -61,10 +61,10 @@ public enum PerceptionHash {
         let scaleX = Double(image.width) / 64, scaleY = Double(image.height) / 64
         let temp = resizePass(values, rows: image.height, length: image.width, channels: channels, newLength: 64, scale: scaleX, wide: wide)
         let result = resizePass(temp, rows: 64, length: image.height, channels: channels, newLength: 64, scale: scaleY, wide: wide)
+        // Result pixels are 8-bit (RGBA, Gray) or 16-bit (RGBA64, Gray16); RGBA() widens 8-bit by ×0x101.
+        let widen: (Int64) -> UInt32 = { wide ? UInt32($0) : UInt32($0) * 0x101 }
         for i in 0..<4096 {
             let o = i * channels
-            // Result pixels are 8-bit (RGBA, Gray) or 16-bit (RGBA64, Gray16); RGBA() widens 8-bit by ×0x101.
-            let widen: (Int64) -> UInt32 = { wide ? UInt32($0) : UInt32($0) * 0x101 }
             out[i] = channels == 1 ? gray(widen(result[o]), widen(result[o]), widen(result[o])) : gray(widen(result[o]), widen(result[o + 1]), widen(result[o + 2]))
         }
         return out
@@ -78,25 +78,13 @@ public enum PerceptionHash {
         case .rgba:
             return (image.bytes.map(Int64.init), 4, false)
         case .nrgba:
-            var v = [Int64](repeating: 0, count: n * 4)
-            for p in 0..<n {
-                let a = Int64(image.bytes[4 * p + 3])
-                for c in 0..<3 { v[4 * p + c] = Int64(image.bytes[4 * p + c]) * a / 0xff }
-                v[4 * p + 3] = a
-            }
-            return (v, 4, false)
+            return (premultiplied(image.bytes.map(Int64.init), maximum: 0xff), 4, false)
         case .gray:
             return (image.bytes.map(Int64.init), 1, false)
         case .rgba64:
             return (image.words.map(Int64.init), 4, true)
         case .nrgba64:
-            var v = [Int64](repeating: 0, count: n * 4)
-            for p in 0..<n {
-                let a = Int64(image.words[4 * p + 3])
-                for c in 0..<3 { v[4 * p + c] = Int64(image.words[4 * p + c]) * a / 0xffff }
-                v[4 * p + 3] = a
-            }
-            return (v, 4, true)
+            return (premultiplied(image.words.map(Int64.init), maximum: 0xffff), 4, true)
         case .gray16:
             return (image.words.map(Int64.init), 1, true)
         case .paletted:
@@ -113,6 +101,15 @@ public enum PerceptionHash {
             }
             return (v, 4, true)
         }
+    }
+
+    /// Straight-alpha RGBA samples premultiplied as nfnt/resize does (`c·a / max`, truncating).
+    static func premultiplied(_ samples: [Int64], maximum: Int64) -> [Int64] {
+        var v = samples
+        for p in stride(from: 0, to: v.count, by: 4) {
+            for c in 0..<3 { v[p + c] = v[p + c] * v[p + 3] / maximum }
+        }
+        return v
     }
 
     /// One nfnt/resize pass: `rows` input rows of `length` pixels → `newLength` output rows of `rows` pixels

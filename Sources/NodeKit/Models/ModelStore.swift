@@ -99,10 +99,8 @@ public struct ModelStore: Sendable {
 
     /// `$CRYNUX_MODEL_DIR`, else `$XDG_DATA_HOME/crynux/models`, else `~/.local/share/crynux/models`.
     public static var defaultDirectory: String {
-        let env = ProcessInfo.processInfo.environment
-        if let dir = env["CRYNUX_MODEL_DIR"], !dir.isEmpty { return dir }
-        let data = env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")
-        return data + "/crynux/models"
+        if let dir = ProcessInfo.processInfo.environment["CRYNUX_MODEL_DIR"], !dir.isEmpty { return dir }
+        return DataDirectory.path("models")
     }
 
     /// The manifest (empty when the folder has none).
@@ -223,7 +221,7 @@ public struct ModelStore: Sendable {
         } catch {
             throw ModelStoreError("downloading \(url) failed: \(error)")
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(hasher.finalize())
     }
 
     /// SHA-256 of a file, lowercase hex, read in 4 MiB pieces.
@@ -241,6 +239,6 @@ public struct ModelStore: Sendable {
             done += UInt64(data.count)
             progress(done, size)
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(hasher.finalize())
     }
 }

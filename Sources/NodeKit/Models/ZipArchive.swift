@@ -1,5 +1,6 @@
 import CZlib
 import Crypto
+import CrynuxSDK
 import Foundation
 
 /// A read-only view of a ZIP archive (a Python wheel): its central directory, and streaming extraction of
@@ -142,7 +143,7 @@ public struct ZipArchive: Sendable {
         guard written == entry.size, UInt32(truncatingIfNeeded: crc) == entry.crc32 else {
             throw ModelStoreError("\(name) in \(path) fails its size or CRC-32 check")
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(hasher.finalize())
     }
 
     static func u16(_ d: [UInt8], _ i: Int) -> UInt16 { UInt16(d[i]) | UInt16(d[i + 1]) << 8 }

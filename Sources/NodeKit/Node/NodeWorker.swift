@@ -202,7 +202,7 @@ public actor NodeWorker {
         let dir = "\(dataDirectory)/tasks/\(commitment)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data(file).write(to: URL(fileURLWithPath: dir + "/0.json"), options: .atomic)
-        let score = "0x" + SHA256.hash(data: file).map { String(format: "%02x", $0) }.joined()
+        let score = Hex.encode(SHA256.hash(data: file), prefix: true)
         scored[commitment] = [("0.json", file)]
         try await client.submitScore(commitment, score: score)
         note("scored \(commitment): \(score)")
