@@ -22,11 +22,14 @@ model: build
 	@$(CRYNUX) model fetch >/dev/null
 
 # Builds everything (failing on any warning in our own code), runs the Swift test suites (the engine's
-# against the bundled model), then checks the command-line tools against every golden vector.
+# against the bundled model), checks the command-line tools against every golden vector, then runs the
+# OpenAI conformance suite (the official openai package in .venv-conformance, headless Chromium for the chat
+# page) against a live `crynux serve` on the embedded network.
 test: setup
 	@scripts/build-checked.sh $(SWIFT) build --build-tests $(BUILD_FLAGS)
 	CRYNUX_MODEL_PATH="$$($(CRYNUX) model fetch)" $(SWIFT) test --skip-build $(BUILD_FLAGS)
 	python3 scripts/cli-vectors.py $(CRYNUX)
+	scripts/conformance.sh $(CRYNUX)
 
 # The main job: the OpenAI-compatible Bridge on http://127.0.0.1:8080/v1, over an embedded local network (relay
 # on 127.0.0.1:8090 and a node with the bundled model). The first run prints an API key; state lives in

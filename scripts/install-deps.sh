@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and the tests need, only when one is missing.
 # Safe to run again: it does nothing once everything is present.
 set -euo pipefail
-packages=(libsqlite3-dev libcurl4-openssl-dev libsecp256k1-dev zlib1g-dev pkg-config python3)
+packages=(libsqlite3-dev libcurl4-openssl-dev libsecp256k1-dev zlib1g-dev pkg-config python3 python3-venv chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,6 +13,8 @@ public struct OpenAIError: Error, Sendable, Hashable, CustomStringConvertible {
     public var param: String?
     /// `invalid_api_key`, `model_not_found`, `unsupported_parameter`, …
     public var code: String?
+    /// Extra response headers (`retry-after`, `x-ratelimit-*`, `x-should-retry`).
+    public var headers: [String: String] = [:]
 
     /// The 404 for a model the Bridge does not serve.
     public static func modelNotFound(_ model: String) -> OpenAIError {
@@ -49,6 +51,34 @@ public struct ChatRequest: Sendable {
     public var stream: Bool
     /// `stream_options.include_usage`.
     public var includeUsage: Bool
+    /// The function tools offered to the model (also passed to its chat template).
+    public var tools: [JSONValue]
+    /// `tool_choice`.
+    public var toolChoice: ToolChoice
+    /// `response_format`.
+    public var responseFormat: ResponseFormat
+
+    /// What `tool_choice` asks for.
+    public enum ToolChoice: Sendable, Hashable {
+        /// The model may answer or call tools (the default with tools).
+        case auto
+        /// No tools: they are not shown to the model.
+        case none
+        /// The answer must be a tool call.
+        case required
+        /// The answer must call this function.
+        case function(String)
+    }
+
+    /// What `response_format` asks for.
+    public enum ResponseFormat: Sendable, Hashable {
+        /// Free text.
+        case text
+        /// Any JSON object.
+        case jsonObject
+        /// JSON valid against a schema.
+        case jsonSchema(name: String, schema: JSONValue)
+    }
 
     static let ignored: Set<String> = ["user", "metadata", "store", "safety_identifier", "prompt_cache_key", "service_tier", "parallel_tool_calls"]
     static let known: Set<String> = [
@@ -104,7 +134,20 @@ public struct ChatRequest: Sendable {
             default:
                 throw .invalid("messages[\(i)].content", "content must be a string or an array of parts.")
             }
-            messages.append(.text(chatRole, text))
+            var message = ChatMessage.text(chatRole, text)
+            if chatRole == .assistant, let calls = m["tool_calls"], calls != .null {
+                guard case .array(let items) = calls, items.allSatisfy({ $0["function"]?["name"]?.stringValue != nil }) else {
+                    throw .invalid("messages[\(i)].tool_calls", "tool_calls must be an array of {id, type: function, function: {name, arguments}}.")
+                }
+                message.toolCalls = items
+            }
+            if chatRole == .tool {
+                guard let id = m["tool_call_id"]?.stringValue else {
+                    throw .invalid("messages[\(i)].tool_call_id", "A tool message needs the tool_call_id it answers.")
+                }
+                message.toolCallID = id
+            }
+            messages.append(message)
         }
         var config = GenerationConfig()
         let maxCompletion = try int("max_completion_tokens", 1...32_768)
@@ -132,14 +175,65 @@ public struct ChatRequest: Sendable {
         if body["logprobs"]?.boolValue == true || body["top_logprobs"] != nil && body["top_logprobs"] != .null {
             throw .invalid("logprobs", "logprobs are not available from the network.", code: "unsupported_parameter")
         }
-        if let tools = body["tools"], tools != .null {
-            throw .invalid("tools", "tools are not supported by this Bridge yet.", code: "unsupported_parameter")
+        var tools: [JSONValue] = []
+        var names: Set<String> = []
+        switch body["tools"] {
+        case .array(let items)?:
+            for (i, tool) in items.enumerated() {
+                guard tool["type"]?.stringValue == "function", let name = tool["function"]?["name"]?.stringValue,
+                    name.range(of: "^[A-Za-z0-9_-]{1,64}$", options: .regularExpression) != nil
+                else {
+                    throw .invalid("tools", "tools[\(i)] must be {\"type\": \"function\", \"function\": {\"name\": …}} with a name of 1–64 letters, digits, _ or -.")
+                }
+                if let p = tool["function"]?["parameters"], p != .null {
+                    guard case .object = p else { throw .invalid("tools", "tools[\(i)].function.parameters must be a JSON Schema object.") }
+                }
+                names.insert(name)
+                tools.append(tool)
+            }
+            guard tools.count <= 128 else { throw .invalid("tools", "At most 128 tools.") }
+        case .null?, nil: break
+        default: throw .invalid("tools", "tools must be an array of function tools.")
         }
-        if let choice = body["tool_choice"], choice != .null, choice.stringValue != "none" {
-            throw .invalid("tool_choice", "tool_choice needs tools, which this Bridge does not support yet.", code: "unsupported_parameter")
+        switch body["tool_choice"] {
+        case .null?, nil: toolChoice = .auto
+        case .string("auto")?: toolChoice = .auto
+        case .string("none")?: toolChoice = .none
+        case .string("required")?: toolChoice = .required
+        case .object? where body["tool_choice"]?["type"]?.stringValue == "function":
+            guard let name = body["tool_choice"]?["function"]?["name"]?.stringValue, names.contains(name) else {
+                throw .invalid("tool_choice", "tool_choice names a function that is not in tools.")
+            }
+            toolChoice = .function(name)
+        default: throw .invalid("tool_choice", "tool_choice is \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": …}}.")
         }
-        if let format = body["response_format"], format != .null, format["type"]?.stringValue != "text" {
-            throw .invalid("response_format", "Only response_format {\"type\": \"text\"} is supported yet.", code: "unsupported_parameter")
+        if tools.isEmpty, toolChoice == .required {
+            throw .invalid("tool_choice", "tool_choice \"required\" needs tools.")
+        }
+        self.tools = toolChoice == .none ? [] : tools
+        switch body["response_format"]?["type"]?.stringValue {
+        case nil where body["response_format"] == nil || body["response_format"] == .null: responseFormat = .text
+        case "text"?: responseFormat = .text
+        case "json_object"?:
+            let mentionsJSON = messages.contains { m in
+                if case .text(let t)? = m.content { return t.lowercased().contains("json") }
+                return false
+            }
+            guard mentionsJSON else {
+                throw .invalid("response_format", "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.")
+            }
+            responseFormat = .jsonObject
+        case "json_schema"?:
+            let spec = body["response_format"]?["json_schema"]
+            guard let name = spec?["name"]?.stringValue, name.range(of: "^[A-Za-z0-9_-]{1,64}$", options: .regularExpression) != nil else {
+                throw .invalid("response_format", "response_format.json_schema.name is required: 1–64 letters, digits, _ or -.")
+            }
+            guard let schema = spec?["schema"], case .object = schema else {
+                throw .invalid("response_format", "response_format.json_schema.schema must be a JSON Schema object.")
+            }
+            do { try JSONSchema.check(schema) } catch { throw .invalid("response_format", "response_format.json_schema.schema: \(error)") }
+            responseFormat = .jsonSchema(name: name, schema: schema)
+        default: throw .invalid("response_format", "response_format.type is text, json_object or json_schema.")
         }
         switch body["stop"] {
         case .string(let s)?: config.stopStrings = [s]
@@ -152,7 +246,7 @@ public struct ChatRequest: Sendable {
         }
         stream = body["stream"]?.boolValue ?? false
         includeUsage = body["stream_options"]?["include_usage"]?.boolValue ?? false
-        var task = GPTTaskArgs(model: model, messages: messages, generationConfig: config)
+        var task = GPTTaskArgs(model: model, messages: messages, tools: self.tools.isEmpty ? nil : self.tools, generationConfig: config)
         if let seed = body["seed"], seed != .null {
             guard let d = seed.doubleValue, let s = Int(exactly: d) else { throw .invalid("seed", "seed must be an integer.") }
             task.seed = s

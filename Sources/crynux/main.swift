@@ -388,37 +388,84 @@ struct NodeControl: AsyncParsableCommand {
 
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The Bridge's API keys (stored as hashes in DATA_DIR/bridge.sqlite).", subcommands: [Create.self, List.self, Revoke.self])
+        abstract: "The Bridge's API keys (stored as hashes in DATA_DIR/bridge.sqlite); a running Bridge sees changes within a second.",
+        subcommands: [Create.self, List.self, Update.self, Revoke.self, AdminToken.self])
 
     struct Location: ParsableArguments {
         @Option(name: .customLong("data-dir"), help: "The Bridge's state (default ~/.local/share/crynux/serve).") var dataDir: String?
-        func store() throws -> APIKeyStore {
+        func store() throws -> BridgeStore {
             let dir = dataDir ?? DataDirectory.path("serve")
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                return try APIKeyStore(path: dir + "/bridge.sqlite")
+                return try BridgeStore(path: dir + "/bridge.sqlite")
             } catch { throw ToolError("\(dir): \(error)", exitCode: 1) }
         }
     }
 
+    struct LimitOptions: ParsableArguments {
+        @Option(help: "Most CNX the key may spend in all (\"none\" clears).") var budget: String?
+        @Option(help: "Requests per minute (\"none\" clears).") var rpm: String?
+        @Option(help: "Tokens per minute (\"none\" clears).") var tpm: String?
+        @Option(help: "Comma-separated model ids the key may use (\"none\" clears).") var models: String?
+        @Option(help: "Expiry: +90s, +30m, +12h, +7d, Unix seconds or ISO 8601 (\"none\" clears).") var expires: String?
+
+        func apply(to limits: inout BridgeStore.Limits) throws {
+            func count(_ text: String?, _ name: String) throws -> Int?? {
+                guard let text else { return .none }
+                if text == "none" { return .some(nil) }
+                guard let n = Int(text), n >= 1 else { throw ToolError("--\(name) must be a positive integer or none") }
+                return .some(n)
+            }
+            if let budget {
+                guard budget == "none" || Wei(cnx: budget) != nil else { throw ToolError("--budget must be a CNX amount or none") }
+                limits.budget = Wei(cnx: budget)
+            }
+            if let v = try count(rpm, "rpm") { limits.rpm = v }
+            if let v = try count(tpm, "tpm") { limits.tpm = v }
+            if let models {
+                limits.models = models == "none" ? nil : models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            if let expires {
+                let at = BridgeStore.Limits.parseExpiry(expires)
+                guard expires == "none" || at != nil else { throw ToolError("--expires: cannot read \(expires)") }
+                limits.expires = at
+            }
+        }
+    }
+
     struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a key; it is printed once and never again.")
+        static let configuration = CommandConfiguration(abstract: "Create a key; it is printed once (KEY<TAB>ID) and never again.")
         @Option(help: "A name for the key.") var name: String
+        @OptionGroup var limits: LimitOptions
         @OptionGroup var location: Location
         func run() throws {
             guard !name.isEmpty, name.count <= 100 else { throw ToolError("--name must be 1…100 characters") }
-            let (secret, record) = try location.store().create(name: name)
+            var l = BridgeStore.Limits()
+            try limits.apply(to: &l)
+            let (secret, record) = try location.store().create(name: name, limits: l)
             emit("\(secret)\t\(record.id)")
         }
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List keys: id, name, prefix, created, live or revoked.")
+        static let configuration = CommandConfiguration(abstract: "List keys as JSON lines: id, name, prefix, limits, spending, live or revoked.")
         @OptionGroup var location: Location
         func run() throws {
-            for (key, created, live) in try location.store().list() {
-                emit("\(key.id)\t\(key.name)\t\(key.prefix)…\t\(created)\t\(live ? "live" : "revoked")")
-            }
+            for key in try location.store().list() { emit(key.json.compactText) }
+        }
+    }
+
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a key's limits (only the options given).")
+        @Argument(help: "The key's id.") var id: String
+        @OptionGroup var limits: LimitOptions
+        @OptionGroup var location: Location
+        func run() throws {
+            let store = try location.store()
+            guard var l = try store.key(id: id)?.limits else { throw ToolError("no key with id \(id)") }
+            try limits.apply(to: &l)
+            try store.update(id: id, limits: l)
+            emit(try store.key(id: id)?.json.compactText ?? "")
         }
     }
 
@@ -431,25 +478,53 @@ struct Keys: ParsableCommand {
             emit("revoked \(id)")
         }
     }
+
+    struct AdminToken: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "admin-token", abstract: "Replace the admin token of the /admin API and print the new one (once).")
+        @OptionGroup var location: Location
+        func run() throws { emit(try location.store().rotateAdminToken()) }
+    }
 }
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "The OpenAI-compatible Bridge on an embedded local network (relay + node with the bundled model), on 127.0.0.1:8080.",
-        discussion: "The first run creates the data directory, the bridge's and the node's wallets, and an API key (printed once).")
-    @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "Port.") var port = 8080
-    @Option(name: .customLong("relay-port"), help: "Port of the embedded relay (default 8090).") var relayPort = 8090
+        discussion: """
+            The first run creates the data directory, the bridge's and the node's wallets, an admin token and an API key (both printed once). \
+            With --relay and --wallet it serves against that relay instead, starting nothing local. Settings come from defaults, then \
+            --config FILE (JSON; DATA_DIR/bridge.json when present), then CRYNUX_BRIDGE_* variables, then these flags.
+            """)
+    @Option(help: "A JSON settings file (see the README's table).") var config: String?
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port (default 8080).") var port: Int?
+    @Option(name: .customLong("relay-port"), help: "Port of the embedded relay (default 8090).") var relayPort: Int?
     @Option(name: .customLong("data-dir"), help: "State (default ~/.local/share/crynux/serve).") var dataDir: String?
-    @Option(help: "The model folder (default: crynux model fetch's).") var models: String?
+    @Option(help: "The model folder of the embedded node (default: crynux model fetch's).") var models: String?
+    @Option(help: "Serve against this relay instead of the embedded network.") var relay: String?
+    @Option(help: "The paying keystore, with --relay (password: --password-file or CRYNUX_WALLET_PASSWORD).") var wallet: String?
+    @Option(name: .customLong("password-file"), help: "The keystore password's file.") var passwordFile: String?
+    @Option(name: .customLong("offer"), help: "Chat model ids to offer, comma-separated (with --relay).") var offer: String?
     func run() async throws {
-        guard (1...65535).contains(port), (1...65535).contains(relayPort), port != relayPort else { throw ToolError("--port and --relay-port must differ, 1…65535") }
-        let data = dataDir ?? DataDirectory.path("serve")
+        var settings = BridgeSettings()
         do {
-            try await BridgeServer.serveEmbedded(
-                dataDirectory: data, host: host, port: port, relayPort: relayPort, modelDirectory: models ?? ModelStore.defaultDirectory)
-        } catch { throw ToolError("serve: \(error)", exitCode: 1) }
+            let environment = ProcessInfo.processInfo.environment
+            let dataDirectory = dataDir ?? environment["CRYNUX_BRIDGE_DATA_DIR"] ?? settings.dataDirectory
+            if let config {
+                try settings.apply(configFile: config)
+            } else if FileManager.default.fileExists(atPath: dataDirectory + "/bridge.json") {
+                try settings.apply(configFile: dataDirectory + "/bridge.json")
+            }
+            try settings.apply(environment: environment)
+            let flags: [(String, String?)] = [
+                ("host", host), ("port", port.map(String.init)), ("relay_port", relayPort.map(String.init)), ("data_dir", dataDir), ("model_dir", models),
+                ("relay_url", relay), ("wallet", wallet), ("wallet_password_file", passwordFile), ("models", offer),
+            ]
+            for case (let key, let value?) in flags { try settings.set(key, value) }
+        } catch { throw ToolError("serve: \(error)") }
+        guard settings.relayURL != nil || settings.port != settings.relayPort else { throw ToolError("--port and --relay-port must differ") }
+        do { try await BridgeServer.serve(settings) } catch { throw ToolError("serve: \(error)", exitCode: 1) }
     }
 }
 
