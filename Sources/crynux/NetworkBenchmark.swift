@@ -68,4 +68,21 @@ enum NetworkBenchmark {
             totalMedian: totals[totals.count / 2], totalP90: totals[min(totals.count - 1, totals.count * 9 / 10)],
             inferenceMedian: inference[inference.count / 2], runs: runs, nodePoll: nodePoll, clientPoll: clientPoll)
     }
+
+    /// Sequential 1-token chats through `CrynuxClient` against an external relay (validation rate 0, as the
+    /// benchmark's relay runs), with the client's default polling, as the Bridge's own client uses it.
+    static func client(relay: String, key: PrivateKey, model: String, message: String, count: Int, warmup: Int) async throws -> [Double] {
+        let client = CrynuxClient(relay: relay, wallet: key, validationRatePercent: 0)
+        let messages: [ChatMessage] = [.text(.user, message)]
+        let generation = GenerationConfig(maxNewTokens: 1)
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        for i in 0..<(warmup + count) {
+            let start = clock.now
+            _ = try await client.chat(model: model, messages: messages, generation: generation)
+            let d = clock.now - start
+            if i >= warmup { times.append(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) }
+        }
+        return times
+    }
 }

@@ -271,7 +271,31 @@ struct Generate: ParsableCommand {
 }
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Engine.self, Network.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Engine.self, Network.self, Client.self])
+
+    struct Client: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The network's own latency for a 1-token chat: the SDK client straight to RELAY, sequentially (the Bridge benchmark's baseline).",
+            discussion: "Prints one line: network p50_ms=… p99_ms=… mean_ms=… n=…")
+        @Option(help: "The relay's base URL.") var relay: String
+        @Option(help: "The paying keystore.") var wallet: String
+        @OptionGroup var password: PasswordOptions
+        @Option(help: "Measured chats (default 200).") var count = 200
+        @Option(help: "Warm-up chats (default 10).") var warmup = 10
+        @Option(help: "The user message.") var message = "What is 2+2?"
+        @Option(help: "The model id.") var model = "HuggingFaceTB/SmolLM2-135M-Instruct"
+        func run() async throws {
+            guard count >= 1, warmup >= 0 else { throw ToolError("--count must be positive") }
+            let key = try password.key(from: wallet)
+            let times: [Double]
+            do {
+                times = try await NetworkBenchmark.client(relay: relay, key: key, model: model, message: message, count: count, warmup: warmup)
+            } catch { throw ToolError("\(error)", exitCode: 1) }
+            let sorted = times.sorted()
+            let p = { (q: Double) in sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1)] * 1000 }
+            emit(String(format: "network p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f n=%d", p(0.5), p(0.99), times.reduce(0, +) / Double(times.count) * 1000, times.count))
+        }
+    }
 
     struct Network: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

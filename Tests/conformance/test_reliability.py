@@ -1,0 +1,134 @@
+"""Kill the Bridge with SIGKILL while it is paying for tasks, start it again, and check that every paid run is
+finished exactly once: no task lost, none paid twice, and a client retrying with the same Idempotency-Key gets the
+answer it paid for without paying again. Runs its own `crynux serve` (own data directory and ports)."""
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import httpx2 as httpx
+import pytest
+
+MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Serve:
+    def __init__(self, data, port, relay_port):
+        self.data, self.port, self.relay_port = data, port, relay_port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = None
+
+    def start(self):
+        out = open(os.path.join(self.data, "stdout.log"), "a")
+        err = open(os.path.join(self.data, "stderr.log"), "a")
+        self.proc = subprocess.Popen(
+            [os.environ["CRYNUX_BIN"], "serve", "--data-dir", self.data, "--port", str(self.port), "--relay-port", str(self.relay_port)],
+            stdout=out, stderr=err,
+        )
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            assert self.proc.poll() is None, "crynux serve exited: " + open(os.path.join(self.data, "stderr.log")).read()[-2000:]
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("crynux serve did not answer /health")
+
+    def secret(self, prefix):
+        for line in open(os.path.join(self.data, "stdout.log")):
+            if line.startswith(prefix):
+                return line.split()[-1]
+        raise AssertionError(f"no line starting {prefix!r} in stdout")
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def test_sigkill_mid_task_then_restart_reconciles_every_paid_run():
+    with tempfile.TemporaryDirectory() as data:
+        serve = Serve(data, free_port(), free_port())
+        serve.start()
+        try:
+            key = serve.secret("First API key")
+            admin = {"Authorization": "Bearer " + serve.secret("Admin token")}
+            auth = {"Authorization": "Bearer " + key}
+
+            def balance():
+                return float(httpx.get(serve.url + "/admin/balance", headers=admin).json()["balance_cnx"])
+
+            def runs(status):
+                return httpx.get(serve.url + f"/admin/tasks?status={status}", headers=admin).json()["data"]
+
+            start_balance = balance()
+            count = 4
+            idempotency = [str(uuid.uuid4()) for _ in range(count)]
+            bodies = [
+                {"model": MODEL, "messages": [{"role": "user", "content": f"Write a short poem about the number {i}."}], "max_tokens": 48, "temperature": 0}
+                for i in range(count)
+            ]
+
+            def send(i):
+                try:
+                    httpx.post(serve.url + "/v1/chat/completions", json=bodies[i], headers={**auth, "Idempotency-Key": idempotency[i]}, timeout=60)
+                except httpx.HTTPError:
+                    pass  # the process is killed under it
+
+            threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
+            for t in threads:
+                t.start()
+            deadline = time.time() + 30
+            while len(runs("pending")) < count and time.time() < deadline:
+                time.sleep(0.02)
+            pending_at_kill = len(runs("pending"))
+            serve.kill()
+            for t in threads:
+                t.join()
+            assert pending_at_kill >= 2, f"only {pending_at_kill} runs were in flight at the kill"
+
+            serve.start()
+            deadline = time.time() + 180
+            while runs("pending") and time.time() < deadline:
+                time.sleep(0.2)
+            assert not runs("pending"), "runs still pending three minutes after the restart"
+            done = runs("done")
+            assert len(runs("failed")) == 0
+            assert len(done) >= pending_at_kill
+            assert all(len(r["commitments"]) == 1 for r in done), done
+            paid_before_retry = balance()
+            assert paid_before_retry == pytest.approx(start_balance - 5 * len(done)), "each run paid exactly once"
+
+            # The clients retry with their Idempotency-Keys: answers for the recorded runs, no second payment.
+            answers = []
+            for i in range(count):
+                r = httpx.post(serve.url + "/v1/chat/completions", json=bodies[i], headers={**auth, "Idempotency-Key": idempotency[i]}, timeout=120)
+                assert r.status_code == 200, r.text
+                answers.append(r.json()["choices"][0]["message"]["content"])
+            assert all(answers)
+            assert len(runs("done")) == count, "one run per idempotency key"
+            assert balance() == pytest.approx(start_balance - 5 * count), "the retries paid only for runs not recorded before the kill"
+            usage = httpx.get(serve.url + "/admin/usage?group_by=key", headers=admin).json()["data"]
+            assert sum(row["requests"] for row in usage) == count
+        finally:
+            serve.stop()
