@@ -87,6 +87,17 @@ public struct ChatRequest: Sendable {
         "repetition_penalty",
     ]
 
+    /// A tool call whose `function.arguments` JSON string is replaced by the object it holds (left alone if it is not JSON).
+    static func argumentsAsObject(_ call: JSONValue) -> JSONValue {
+        guard case .object(var members) = call, let fi = members.firstIndex(where: { $0.key == "function" }),
+            case .object(var function) = members[fi].value, let ai = function.firstIndex(where: { $0.key == "arguments" }),
+            let text = function[ai].value.stringValue, let parsed = try? JSONValue.parse(text)
+        else { return call }
+        function[ai] = JSONMember("arguments", parsed)
+        members[fi] = JSONMember("function", .object(function))
+        return .object(members)
+    }
+
     /// Parses and checks a request body.
     public init(json body: JSONValue, defaultMaxTokens: Int = 256) throws(OpenAIError) {
         guard case .object(let members) = body else { throw .invalid("body", "The request body must be a JSON object.") }
@@ -139,7 +150,9 @@ public struct ChatRequest: Sendable {
                 guard case .array(let items) = calls, items.allSatisfy({ $0["function"]?["name"]?.stringValue != nil }) else {
                     throw .invalid("messages[\(i)].tool_calls", "tool_calls must be an array of {id, type: function, function: {name, arguments}}.")
                 }
-                message.toolCalls = items
+                // Hugging Face chat templates want the arguments as an object; DeepSeek V3/R1's want the string.
+                let keepStrings = model.lowercased().contains("deepseek-v3") || model.lowercased().contains("deepseek-r1")
+                message.toolCalls = keepStrings ? items : items.map(Self.argumentsAsObject)
             }
             if chatRole == .tool {
                 guard let id = m["tool_call_id"]?.stringValue else {

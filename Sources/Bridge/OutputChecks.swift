@@ -2,7 +2,8 @@ import CrynuxSDK
 import Foundation
 
 /// Tool calls found in a model's text, in the Hermes form (`<tool_call>{"name": …, "arguments": …}</tool_call>`,
-/// which Qwen2/2.5/3 and Hermes models write) or Qwen's earlier form (`✿FUNCTION✿: name` then `✿ARGS✿: {…}`).
+/// which Qwen2/2.5/3 and Hermes models write), Qwen3-Coder's XML inside the same tags
+/// (`<function=name><parameter=key>value</parameter></function>`), or qwen-agent's `✿FUNCTION✿:`/`✿ARGS✿:` lines.
 public struct ToolCallParser: Sendable {
     /// One call, in OpenAI's shape (arguments as a JSON string).
     public struct Call: Sendable, Hashable {
@@ -46,8 +47,14 @@ public struct ToolCallParser: Sendable {
             let after = rest[open.upperBound...]
             let close = after.range(of: "</tool_call>")
             let body = close.map { after[..<$0.lowerBound] } ?? after
-            guard let parsed = try? JSONValue.parse(body.trimmingCharacters(in: .whitespacesAndNewlines)), let c = call(parsed) else { return nil }
-            calls.append(c)
+            let inner = body.trimmingCharacters(in: .whitespacesAndNewlines)
+            if inner.hasPrefix("<function=") {
+                guard let c = qwenXML(inner) else { return nil }
+                calls.append(c)
+            } else {
+                guard let parsed = try? JSONValue.parse(inner), let c = call(parsed) else { return nil }
+                calls.append(c)
+            }
             guard let close else { break }
             rest = after[close.upperBound...]
         }
@@ -58,6 +65,26 @@ public struct ToolCallParser: Sendable {
             return nil
         }
         return (String(text[..<first.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines), calls)
+    }
+
+    /// Qwen3-Coder's XML call: `<function=NAME><parameter=KEY>VALUE</parameter>…</function>`; a value that parses
+    /// as JSON is taken as JSON, anything else as a string.
+    func qwenXML(_ text: String) -> Call? {
+        guard let nameEnd = text.firstIndex(of: ">") else { return nil }
+        let name = String(text[text.index(text.startIndex, offsetBy: 10)..<nameEnd]).trimmingCharacters(in: .whitespaces)
+        var members: [JSONMember] = []
+        var rest = text[nameEnd...]
+        while let open = rest.range(of: "<parameter=") {
+            guard let keyEnd = rest[open.upperBound...].firstIndex(of: ">"), let close = rest[keyEnd...].range(of: "</parameter>") else { return nil }
+            let key = String(rest[open.upperBound..<keyEnd]).trimmingCharacters(in: .whitespaces)
+            var raw = String(rest[rest.index(after: keyEnd)..<close.lowerBound])
+            if raw.hasPrefix("\n") { raw.removeFirst() }
+            if raw.hasSuffix("\n") { raw.removeLast() }
+            members.append(JSONMember(key, (try? JSONValue.parse(raw)) ?? .string(raw)))
+            rest = rest[close.upperBound...]
+        }
+        guard rest.contains("</function>") || rest.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return nil }
+        return call(.object([JSONMember("name", .string(name)), JSONMember("arguments", .object(members))]))
     }
 
     func qwen(_ text: String) -> (content: String, calls: [Call])? {

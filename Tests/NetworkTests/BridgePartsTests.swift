@@ -15,6 +15,8 @@ struct BridgePartsTests {
         // A call cut off at the end (stop sequence or max_tokens) still counts when its JSON is whole.
         r = parser.parse(#"<tool_call>{"name":"search","arguments":"{\"q\": \"b\"}"}"#)
         #expect(r.calls == [.init(name: "search", arguments: #"{"q": "b"}"#)])
+        r = parser.parse("<tool_call>\n<function=get_weather>\n<parameter=city>\nLima\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>")
+        #expect(r.calls == [.init(name: "get_weather", arguments: #"{"city":"Lima","days":3}"#)], "Qwen3-Coder XML")
         r = parser.parse("✿FUNCTION✿: get_weather\n✿ARGS✿: {\"city\": \"Oslo\"}\n✿RESULT✿")
         #expect(r.calls == [.init(name: "get_weather", arguments: #"{"city":"Oslo"}"#)])
         for text in [
@@ -25,6 +27,19 @@ struct BridgePartsTests {
         ] {
             r = parser.parse(text)
             #expect(r.calls.isEmpty && r.content == text, "\(text)")
+        }
+    }
+
+    @Test func assistantToolCallArgumentsBecomeObjectsForChatTemplatesExceptDeepSeekV3() throws {
+        let body = { (model: String) in
+            try JSONValue.parse(#"{"model":"\#(model)","messages":[{"role":"user","content":"w?"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\": 1}"}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}]}"#)
+        }
+        let qwen = try ChatRequest(json: try body("Qwen/Qwen2.5-7B-Instruct"))
+        #expect(qwen.task.messages[1].toolCalls?[0]["function"]?["arguments"]?["a"]?.doubleValue == 1 && qwen.task.messages[2].toolCallID == "c1")
+        let deepseek = try ChatRequest(json: try body("deepseek-ai/DeepSeek-V3"))
+        #expect(deepseek.task.messages[1].toolCalls?[0]["function"]?["arguments"]?.stringValue == #"{"a": 1}"#)
+        #expect(throws: OpenAIError.self) {
+            try ChatRequest(json: try JSONValue.parse(#"{"model":"m","messages":[{"role":"tool","content":"ok"}]}"#))
         }
     }
 
