@@ -371,3 +371,51 @@ extension JSONValue {
         return items[index]
     }
 }
+
+@Suite(.serialized) struct BridgeImageTests {
+    @Test func imageGenerationsRunAStableDiffusionTaskAndAnswerBase64PNGs() async throws {
+        let network = try LocalNetwork.start(rate: 0)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-img-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await network.app.test(.live) { relayClient in
+            let url = "http://127.0.0.1:\(try #require(relayClient.port))"
+            let node = NodeWorker(
+                client: RelayClient(baseURL: url, key: .generate()), engines: ["base:crynux-network/sdxl-turbo": try #require(EndToEndTests.generator)],
+                imageEngine: GradientImageEngine(), hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir,
+                pollInterval: .milliseconds(25))
+            let serving = Task { try await node.run() }
+            defer { serving.cancel() }
+            let wallet = PrivateKey.generate()
+            try await network.fund(wallet.address.checksummed)
+            let store = try BridgeStore(path: nil)
+            let (key, record) = try store.create(name: "images")
+            let bridge = Bridge(
+                BridgeConfiguration(
+                    client: CrynuxClient(relay: url, wallet: wallet, store: store, validationRatePercent: 0), models: [], imageModels: ["crynux-network/sdxl-turbo"],
+                    store: store, balanceFloor: .zero))
+            try await Application(router: bridge.router()).test(.router) { client in
+                // The Crynux bridge's alias, two images, the OpenAI shape.
+                let body = #"{"model":"stabilityai/sdxl-turbo","prompt":"a gradient","n":2,"size":"512x512","response_format":"b64_json","seed":1}"#
+                try await client.execute(uri: "/v1/images/generations", method: .post, headers: BridgeFixture.headers(key), body: ByteBuffer(string: body)) { r in
+                    #expect(r.status == .ok)
+                    guard case .array(let data)? = BridgeFixture.json(r.body)["data"] else { Issue.record("no data"); return }
+                    let pngs = data.compactMap { $0["b64_json"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map { Array($0) } }
+                    let args = try SDTaskArgs(json: Array(#"{"base_model": "crynux-network/sdxl-turbo", "prompt": "a gradient", "task_config": {"num_images": 2}}"#.utf8))
+                    #expect(try await pngs == GradientImageEngine().generate(args))
+                }
+                for (body, param) in [
+                    (#"{"prompt":"x","response_format":"url"}"#, "response_format"), (#"{"prompt":"x","size":"100x100"}"#, "size"),
+                    (#"{"prompt":"x","n":9}"#, "n"), (#"{"prompt":""}"#, "prompt"), (#"{"prompt":"x","mask":"m"}"#, "mask"),
+                ] {
+                    try await client.execute(uri: "/v1/images", method: .post, headers: BridgeFixture.headers(key), body: ByteBuffer(string: body)) { r in
+                        #expect(r.status == .badRequest && BridgeFixture.json(r.body)["error"]?["param"]?.stringValue == param, "\(param)")
+                    }
+                }
+            }
+            let task = try #require(try await network.service.read { Array($0.tasks.values) }.first)
+            #expect(task.taskArgs.contains(#""variant":"fp16""#) && task.taskArgs.contains("EulerAncestralDiscreteScheduler") && task.minVRAM == 14)
+            #expect(try store.key(id: record.id)?.spent == Wei(cnx: 2), "1 CNX per image")
+            await node.stop()
+        }
+    }
+}
