@@ -227,7 +227,16 @@ public final class Bridge: Sendable {
         ])
     }
 
-    static func randomID(_ prefix: String) -> String { prefix + Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255) }) }
+    /// `prefix` + 24 random hex digits (two draws from the system generator, not one per byte: this runs per request).
+    static func randomID(_ prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let a: UInt64 = generator.next(), b: UInt64 = generator.next()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(12)
+        for i: UInt64 in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: a >> (8 * i))) }
+        for i: UInt64 in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: b >> (8 * i))) }
+        return prefix + Hex.encode(bytes)
+    }
 
     // MARK: Paid runs
 
