@@ -389,15 +389,11 @@ public final class Bridge: Sendable {
         let key = try key(request)
         let (json, bytes) = try await Self.body(request, context)
         let chat = try ChatRequest(json: json, defaultMaxTokens: config.defaultMaxTokens)
-        let admission = try admit(key, model: chat.model, offered: config.models)
-        let task = TaskRequest(taskType: .llm, taskArgs: chat.task.jsonString, modelIDs: ["base:" + chat.model], fee: config.fee)
-        let (work, run) = try paidRun(admission, request: request, requestID: context.requestID, kind: "chat", model: chat.model, body: bytes, task: task)
+        let (admission, work, run) = try startLLM(chat, key: key, request: request, context: context, kind: "chat", body: bytes)
         let headers = Self.rateHeaders(admission.limits)
-        // Derived from the run, so an idempotent retry gets the same id.
-        let id = "chatcmpl-" + run.id.replacingOccurrences(of: "-", with: "").prefix(24), created = Int64(run.created)
+        let id = Self.responseID("chatcmpl-", run), created = Int64(run.created)
         guard chat.stream else {
-            let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: try await work.value.files[0])
-            let choices = try paidCheck { try AnswerCheck.choices(response, for: chat) }
+            let (response, choices) = try await answer(work, for: chat)
             return Self.withHeaders(
                 Self.json(
                     .ok,
@@ -410,9 +406,25 @@ public final class Bridge: Sendable {
         return Self.withHeaders(stream(chat, id: id, created: created, work: work), headers)
     }
 
-    /// Answer checks happen after the fee was paid: their failures must not invite a retry.
-    func paidCheck<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch var e as OpenAIError {
+    /// Admits, records and starts the LLM run of `chat`.
+    func startLLM(_ chat: ChatRequest, key: BridgeStore.Key, request: Request, context: BridgeRequestContext, kind: String, body: [UInt8]) throws
+        -> (Admission, Task<RunOutput, any Error>, BridgeStore.Run)
+    {
+        let admission = try admit(key, model: chat.model, offered: config.models)
+        let task = TaskRequest(taskType: .llm, taskArgs: chat.task.jsonString, modelIDs: ["base:" + chat.model], fee: config.fee)
+        let (work, run) = try paidRun(admission, request: request, requestID: context.requestID, kind: kind, model: chat.model, body: body, task: task)
+        return (admission, work, run)
+    }
+
+    /// A response id derived from the run, so an idempotent retry gets the same id.
+    static func responseID(_ prefix: String, _ run: BridgeStore.Run) -> String { prefix + run.id.replacingOccurrences(of: "-", with: "").prefix(24) }
+
+    /// The run's answer and its choices checked against the request. The checks happen after the fee was paid:
+    /// their failures must not invite a retry.
+    func answer(_ work: Task<RunOutput, any Error>, for chat: ChatRequest) async throws -> (GPTTaskResponse, [AnswerCheck.Choice]) {
+        let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: try await work.value.files[0])
+        do { return (response, try AnswerCheck.choices(response, for: chat)) } catch {
+            var e = error
             e.headers = ["x-should-retry": "false"]
             throw e
         }
@@ -523,16 +535,13 @@ public final class Bridge: Sendable {
             throw OpenAIError.invalid("stream", "Streaming is available on /v1/chat/completions; /v1/completions answers whole.", code: "unsupported_parameter")
         }
         let chat = try ChatRequest(json: .object(members), defaultMaxTokens: config.defaultMaxTokens)
-        let admission = try admit(key, model: chat.model, offered: config.models)
-        let task = TaskRequest(taskType: .llm, taskArgs: chat.task.jsonString, modelIDs: ["base:" + chat.model], fee: config.fee)
-        let (work, run) = try paidRun(admission, request: request, requestID: context.requestID, kind: "completion", model: chat.model, body: bytes, task: task)
-        let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: try await work.value.files[0])
-        let choices = try paidCheck { try AnswerCheck.choices(response, for: chat) }
+        let (admission, work, run) = try startLLM(chat, key: key, request: request, context: context, kind: "completion", body: bytes)
+        let (response, choices) = try await answer(work, for: chat)
         return Self.withHeaders(
             Self.json(
                 .ok,
                 .object([
-                    JSONMember("id", .string("cmpl-" + run.id.replacingOccurrences(of: "-", with: "").prefix(24))),
+                    JSONMember("id", .string(Self.responseID("cmpl-", run))),
                     JSONMember("object", .string("text_completion")), JSONMember("created", .integer(run.created)), JSONMember("model", .string(chat.model)),
                     JSONMember("choices", .array(choices.map { c in
                         .object([

@@ -379,10 +379,7 @@ extension JSONValue {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await network.app.test(.live) { relayClient in
             let url = "http://127.0.0.1:\(try #require(relayClient.port))"
-            let node = NodeWorker(
-                client: RelayClient(baseURL: url, key: .generate()), engines: ["base:crynux-network/sdxl-turbo": try #require(EndToEndTests.generator)],
-                imageEngine: GradientImageEngine(), hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir,
-                pollInterval: .milliseconds(25))
+            let node = try network.imageNode(url, dir: dir)
             let serving = Task { try await node.run() }
             defer { serving.cancel() }
             let wallet = PrivateKey.generate()

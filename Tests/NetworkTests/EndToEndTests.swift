@@ -99,6 +99,14 @@ struct LocalNetwork {
             hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir, pollInterval: .milliseconds(25), tamper: tamper)
     }
 
+    /// A node serving `crynux-network/sdxl-turbo` through the gradient stand-in engine.
+    func imageNode(_ url: String, dir: String) throws -> NodeWorker {
+        NodeWorker(
+            client: RelayClient(baseURL: url, key: .generate()), engines: ["base:crynux-network/sdxl-turbo": try #require(EndToEndTests.generator)],
+            imageEngine: GradientImageEngine(), hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir,
+            pollInterval: .milliseconds(25))
+    }
+
     func fund(_ address: String) async throws {
         try await service.perform { state, now throws(RelayError) in try state.deposit(to: address, amount: Wei(cnx: 100), now: now) }
     }
@@ -238,10 +246,7 @@ struct GradientImageEngine: ImageEngine {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await network.app.test(.live) { client in
             let url = "http://127.0.0.1:\(try #require(client.port))"
-            let node = NodeWorker(
-                client: RelayClient(baseURL: url, key: .generate()), engines: ["base:crynux-network/sdxl-turbo": try #require(EndToEndTests.generator)],
-                imageEngine: GradientImageEngine(), hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir,
-                pollInterval: .milliseconds(25))
+            let node = try network.imageNode(url, dir: dir)
             let serving = Task { try await node.run() }
             defer { serving.cancel() }
             for _ in 0..<200 where try await network.service.read({ $0.nodes.isEmpty }) { try await Task.sleep(for: .milliseconds(25)) }
