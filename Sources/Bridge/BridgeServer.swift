@@ -40,8 +40,9 @@ public struct BridgeSettings: Sendable, Hashable {
     public var keepAlive = 5
     /// `max_tokens` when a request has none.
     public var defaultMaxTokens = 256
-    /// Percent of tasks validated in groups (1 on the public network).
-    public var validationRate = 1
+    /// Percent of tasks validated in groups: 1 against a relay (the public network's rule); 0 on the embedded
+    /// network, whose one node cannot form a group of three (nil: that default).
+    public var validationRate: Int?
     /// swift-log level.
     public var logLevel = "info"
 
@@ -66,7 +67,7 @@ public struct BridgeSettings: Sendable, Hashable {
         ("balance_interval_s", "CRYNUX_BRIDGE_BALANCE_INTERVAL_S", "seconds between balance checks (60)"),
         ("keep_alive_s", "CRYNUX_BRIDGE_KEEP_ALIVE_S", "seconds between stream keep-alives (5)"),
         ("default_max_tokens", "CRYNUX_BRIDGE_DEFAULT_MAX_TOKENS", "max_tokens when a request gives none (256)"),
-        ("validation_rate", "CRYNUX_BRIDGE_VALIDATION_RATE", "percent of tasks validated in groups (1; the embedded relay's own)"),
+        ("validation_rate", "CRYNUX_BRIDGE_VALIDATION_RATE", "percent of tasks validated in groups (1 with relay_url; 0 embedded)"),
         ("log_level", "CRYNUX_BRIDGE_LOG_LEVEL", "trace, debug, info, notice, warning, error (info)"),
     ]
 
@@ -178,15 +179,19 @@ public enum BridgeServer {
             let password = try WalletTools.password(
                 file: settings.walletPasswordFile, environment: ProcessInfo.processInfo.environment["CRYNUX_WALLET_PASSWORD"])
             let key = try Keystore.read(from: walletPath).decrypt(password: password)
-            let client = CrynuxClient(relay: relayURL, wallet: key, store: store, validationRatePercent: settings.validationRate)
+            let client = CrynuxClient(relay: relayURL, wallet: key, store: store, validationRatePercent: settings.validationRate ?? 1)
             try await run(settings, client: client, models: settings.models, store: store, logger: logger, relayDescription: relayURL)
             return
+        }
+        // A validation group needs three nodes: the embedded network's one node would wait for itself forever.
+        guard (settings.validationRate ?? 0) == 0 else {
+            throw BridgeError("validation_rate must be 0 on the embedded network (one node cannot form a validation group of three)")
         }
         let dataDirectory = settings.dataDirectory
         let bridgeKey = try wallet("bridge-wallet", in: dataDirectory), nodeKey = try wallet("node-wallet", in: dataDirectory)
         // The relay, in this process.
         var relayConfig = RelayConfig()
-        relayConfig.validationRatePercent = settings.validationRate
+        relayConfig.validationRatePercent = 0
         let relay = try RelayServer.makeService(dataDirectory: dataDirectory + "/relay", config: relayConfig)
         let relayServer = Task { try await RelayServer.serve(relay, host: "127.0.0.1", port: settings.relayPort, dev: true) }
         defer { relayServer.cancel() }
