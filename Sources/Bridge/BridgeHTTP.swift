@@ -393,7 +393,7 @@ public final class Bridge: Sendable {
         let headers = Self.rateHeaders(admission.limits)
         let id = Self.responseID("chatcmpl-", run), created = Int64(run.created)
         guard chat.stream else {
-            let (response, choices) = try await answer(work, for: chat)
+            let (response, choices, timing) = try await answer(work, for: chat)
             return Self.withHeaders(
                 Self.json(
                     .ok,
@@ -401,7 +401,7 @@ public final class Bridge: Sendable {
                         JSONMember("id", .string(id)), JSONMember("object", .string("chat.completion")), JSONMember("created", .integer(created)),
                         JSONMember("model", .string(chat.model)), JSONMember("choices", .array(choices.map(Self.choiceJSON))),
                         JSONMember("usage", Self.usage(response.usage)), JSONMember("system_fingerprint", .null),
-                    ])), headers)
+                    ])), headers.merging(timing) { $1 })
         }
         return Self.withHeaders(stream(chat, id: id, created: created, work: work), headers)
     }
@@ -421,9 +421,13 @@ public final class Bridge: Sendable {
 
     /// The run's answer and its choices checked against the request. The checks happen after the fee was paid:
     /// their failures must not invite a retry.
-    func answer(_ work: Task<RunOutput, any Error>, for chat: ChatRequest) async throws -> (GPTTaskResponse, [AnswerCheck.Choice]) {
-        let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: try await work.value.files[0])
-        do { return (response, try AnswerCheck.choices(response, for: chat)) } catch {
+    /// Also gives the `Server-Timing` entry for the time spent waiting on the network.
+    func answer(_ work: Task<RunOutput, any Error>, for chat: ChatRequest) async throws -> (GPTTaskResponse, [AnswerCheck.Choice], [String: String]) {
+        let waited = ContinuousClock.now
+        let output = try await work.value
+        let timing = ["server-timing": String(format: "network;dur=%.3f", (ContinuousClock.now - waited).seconds * 1000)]
+        let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: output.files[0])
+        do { return (response, try AnswerCheck.choices(response, for: chat), timing) } catch {
             var e = error
             e.headers = ["x-should-retry": "false"]
             throw e
@@ -536,7 +540,7 @@ public final class Bridge: Sendable {
         }
         let chat = try ChatRequest(json: .object(members), defaultMaxTokens: config.defaultMaxTokens)
         let (admission, work, run) = try startLLM(chat, key: key, request: request, context: context, kind: "completion", body: bytes)
-        let (response, choices) = try await answer(work, for: chat)
+        let (response, choices, timing) = try await answer(work, for: chat)
         return Self.withHeaders(
             Self.json(
                 .ok,
@@ -550,7 +554,7 @@ public final class Bridge: Sendable {
                         ])
                     })),
                     JSONMember("usage", Self.usage(response.usage)),
-                ])), Self.rateHeaders(admission.limits))
+                ])), Self.rateHeaders(admission.limits).merging(timing) { $1 })
     }
 
     // MARK: Images
@@ -695,6 +699,9 @@ struct BridgeMiddleware: RouterMiddleware {
         }
         response.headers[.init("x-request-id")!] = context.requestID
         let seconds = (ContinuousClock.now - started).seconds
+        // Server-Timing: the whole request (to its head, for a stream), after the network's share when there is one.
+        let total = String(format: "total;dur=%.3f", seconds * 1000)
+        response.headers[.init("server-timing")!] = response.headers[.init("server-timing")!].map { $0 + ", " + total } ?? total
         let path = request.uri.path
         let route = Self.routes.first { path == $0 || path.hasPrefix($0 + "/") } ?? (path == "/" ? "/" : "other")
         metrics.request(route: route, status: response.status.code, seconds: seconds, streaming: response.headers[.contentType] == "text/event-stream")

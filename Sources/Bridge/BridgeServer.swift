@@ -45,6 +45,8 @@ public struct BridgeSettings: Sendable, Hashable {
     public var validationRate: Int?
     /// swift-log level.
     public var logLevel = "info"
+    /// `process` (commits survive the Bridge being killed) or `power` (each commit waits for the disk).
+    public var durability = "process"
 
     /// The defaults.
     public init() {}
@@ -69,6 +71,7 @@ public struct BridgeSettings: Sendable, Hashable {
         ("default_max_tokens", "CRYNUX_BRIDGE_DEFAULT_MAX_TOKENS", "max_tokens when a request gives none (256)"),
         ("validation_rate", "CRYNUX_BRIDGE_VALIDATION_RATE", "percent of tasks validated in groups (1 with relay_url; 0 embedded)"),
         ("log_level", "CRYNUX_BRIDGE_LOG_LEVEL", "trace, debug, info, notice, warning, error (info)"),
+        ("durability", "CRYNUX_BRIDGE_DURABILITY", "process: commits survive a killed Bridge; power: also a power cut, an fsync per paid request (process)"),
     ]
 
     /// Applies one setting by its key (from a file or the environment).
@@ -103,6 +106,9 @@ public struct BridgeSettings: Sendable, Hashable {
         case "log_level":
             guard Logger.Level(rawValue: value) != nil else { throw BridgeError("log_level must be trace, debug, info, notice, warning or error") }
             logLevel = value
+        case "durability":
+            guard ["process", "power"].contains(value) else { throw BridgeError("durability must be process or power") }
+            durability = value
         default: throw BridgeError("unknown setting \(key)")
         }
     }
@@ -154,8 +160,8 @@ public enum BridgeServer {
     }
 
     /// Opens the Bridge's database; on the first run creates the admin token and a first API key and prints both once.
-    static func openStore(_ dataDirectory: String) throws -> BridgeStore {
-        let store = try BridgeStore(path: dataDirectory + "/bridge.sqlite")
+    static func openStore(_ dataDirectory: String, syncEveryCommit: Bool) throws -> BridgeStore {
+        let store = try BridgeStore(path: dataDirectory + "/bridge.sqlite", syncEveryCommit: syncEveryCommit)
         if try store.count() == 0 && store.list().isEmpty {
             let (secret, _) = try store.create(name: "default")
             FileHandle.standardOutput.write(Data("First API key (shown once, stored only as a hash): \(secret)\n".utf8))
@@ -172,7 +178,7 @@ public enum BridgeServer {
         try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var logger = Logger(label: "crynux.bridge")
         logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
-        let store = try openStore(settings.dataDirectory)
+        let store = try openStore(settings.dataDirectory, syncEveryCommit: settings.durability == "power")
         if let relayURL = settings.relayURL {
             guard let walletPath = settings.wallet else { throw BridgeError("--relay needs --wallet (the paying keystore)") }
             guard !settings.models.isEmpty || !settings.imageModels.isEmpty else { throw BridgeError("--relay needs --models (the model ids to offer)") }
