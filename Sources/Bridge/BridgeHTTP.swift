@@ -60,6 +60,8 @@ public struct BridgeConfiguration: Sendable {
 /// The output of a finished paid run.
 struct RunOutput: Sendable {
     var files: [[UInt8]]
+    /// Seconds spent in the network's run (0 for an answer replayed from the store).
+    var networkSeconds = 0.0
 }
 
 /// The in-flight runs of this process, so a retried request joins the run it already paid for.
@@ -142,10 +144,13 @@ public final class Bridge: Sendable {
             let text = self.metrics.render(balance: self.balance.current?.balance, floor: self.config.balanceFloor, runs: runs)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
+        let allModels = Self.modelList(config.models + config.imageModels).compactText
         router.get("/v1/models") { request, _ in
             try self.authorized(request) { key in
-                let ids = (self.config.models + self.config.imageModels).filter(key.allows)
-                return Self.json(.ok, .object([JSONMember("object", .string("list")), JSONMember("data", .array(ids.map(Self.model)))]))
+                guard key.limits.models != nil else {
+                    return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: allModels)))
+                }
+                return Self.json(.ok, Self.modelList((self.config.models + self.config.imageModels).filter(key.allows)))
             }
         }
         router.get("/v1/models/**") { request, context in
@@ -175,6 +180,10 @@ public final class Bridge: Sendable {
     }
 
     // MARK: Shared pieces
+
+    static func modelList(_ ids: [String]) -> JSONValue {
+        .object([JSONMember("object", .string("list")), JSONMember("data", .array(ids.map(Self.model)))])
+    }
 
     static func model(_ id: String) -> JSONValue {
         .object([JSONMember("id", .string(id)), JSONMember("object", .string("model")), JSONMember("created", .integer(1_735_689_600)), JSONMember("owned_by", .string("crynux"))])
@@ -348,11 +357,13 @@ public final class Bridge: Sendable {
                 defer { registry.remove(run.id) }
                 let logger = self.logger
                 do {
+                    let started = ContinuousClock.now
                     let result = try await config.client.run(run.request, runID: run.id) { event in
                         if case .created(_, let commitment) = event {
                             logger.info("task created", metadata: ["run_id": "\(run.id)", "task_commitment": "\(commitment)"])
                         }
                     }
+                    let networkSeconds = (ContinuousClock.now - started).seconds
                     var usage = BridgeStore.Usage(promptTokens: 0, completionTokens: 0, commitment: result.commitment)
                     if run.request.taskType == .llm {
                         let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0])
@@ -366,7 +377,7 @@ public final class Bridge: Sendable {
                         "paid run done",
                         metadata: ["run_id": "\(run.id)", "task_commitment": "\(result.commitment)", "tokens": "\(usage.promptTokens + usage.completionTokens)"])
                     Task { await self.balance.refresh(self.config.client) }
-                    return RunOutput(files: result.files)
+                    return RunOutput(files: result.files, networkSeconds: networkSeconds)
                 } catch {
                     try? config.store.fail(runID: run.id, error: "\(error)")
                     metrics.run(status: "failed", usage: nil, fee: nil)
@@ -421,11 +432,11 @@ public final class Bridge: Sendable {
 
     /// The run's answer and its choices checked against the request. The checks happen after the fee was paid:
     /// their failures must not invite a retry.
-    /// Also gives the `Server-Timing` entry for the time spent waiting on the network.
+    /// Also gives the `Server-Timing` entry for the time the network's run took (the client's run alone: the
+    /// Bridge's own settling is not counted as network).
     func answer(_ work: Task<RunOutput, any Error>, for chat: ChatRequest) async throws -> (GPTTaskResponse, [AnswerCheck.Choice], [String: String]) {
-        let waited = ContinuousClock.now
         let output = try await work.value
-        let timing = ["server-timing": String(format: "network;dur=%.3f", (ContinuousClock.now - waited).seconds * 1000)]
+        let timing = ["server-timing": String(format: "network;dur=%.3f", output.networkSeconds * 1000)]
         let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: output.files[0])
         do { return (response, try AnswerCheck.choices(response, for: chat), timing) } catch {
             var e = error
@@ -664,6 +675,24 @@ final class KeyCache: @unchecked Sendable {
     }
 }
 
+/// Request ids: a random prefix drawn once per process and a counter (unique, and no system call per request).
+enum RequestIDs {
+    static let prefix = Bridge.randomID("req_").prefix(16)
+    static let counter = Counter()
+
+    final class Counter: @unchecked Sendable {
+        // Guarded by `lock`.
+        private let lock = NSLock()
+        private var value: UInt64 = 0
+        func next() -> UInt64 { lock.withLock { value &+= 1; return value } }
+    }
+
+    static func next() -> String {
+        let n = String(counter.next(), radix: 16)
+        return prefix + String(repeating: "0", count: max(0, 12 - n.count)) + n
+    }
+}
+
 /// Request ids, error envelopes, logs and metrics for every route.
 struct BridgeMiddleware: RouterMiddleware {
     typealias Context = BridgeRequestContext
@@ -681,7 +710,7 @@ struct BridgeMiddleware: RouterMiddleware {
         let incoming = request.headers[.init("x-request-id")!] ?? ""
         context.requestID =
             (1...128).contains(incoming.count) && incoming.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
-            ? incoming : Bridge.randomID("req_")
+            ? incoming : RequestIDs.next()
         var response: Response
         do {
             response = try await next(request, context)

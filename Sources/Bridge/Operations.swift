@@ -68,7 +68,12 @@ final class RateLimiter: @unchecked Sendable {
 final class BridgeMetrics: @unchecked Sendable {
     // Guarded by `lock`.
     private let lock = NSLock()
-    private var requests: [String: Int] = [:]
+    private var requests: [RouteStatus: Int] = [:]
+
+    struct RouteStatus: Hashable {
+        var route: String
+        var status: Int
+    }
     private var latency = Histogram()
     private var firstByte = Histogram()
     private var promptTokens = 0
@@ -95,7 +100,7 @@ final class BridgeMetrics: @unchecked Sendable {
     /// Records one answered request (a stream's whole duration comes later, from `streamFinished`).
     func request(route: String, status: Int, seconds: Double, streaming: Bool) {
         lock.withLock {
-            requests["route=\"\(route)\",status=\"\(status)\"", default: 0] += 1
+            requests[RouteStatus(route: route, status: status), default: 0] += 1
             firstByte.observe(seconds)
             if !streaming { latency.observe(seconds) }
         }
@@ -120,7 +125,9 @@ final class BridgeMetrics: @unchecked Sendable {
     func render(balance: Wei?, floor: Wei, runs: [String: Int]) -> String {
         lock.withLock {
             var out = "# HELP crynux_bridge_requests_total HTTP requests answered, by route and status.\n# TYPE crynux_bridge_requests_total counter\n"
-            for (labels, n) in requests.sorted(by: { $0.key < $1.key }) { out += "crynux_bridge_requests_total{\(labels)} \(n)\n" }
+            for (key, n) in requests.sorted(by: { ($0.key.route, $0.key.status) < ($1.key.route, $1.key.status) }) {
+                out += "crynux_bridge_requests_total{route=\"\(key.route)\",status=\"\(key.status)\"} \(n)\n"
+            }
             out += "# HELP crynux_bridge_request_duration_seconds Time to the whole response, streams included.\n"
             out += "# TYPE crynux_bridge_request_duration_seconds histogram\n"
             latency.render("crynux_bridge_request_duration_seconds", into: &out)

@@ -276,7 +276,7 @@ struct Bench: ParsableCommand {
     struct Client: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The network's own latency for a 1-token chat: the SDK client straight to RELAY, sequentially (the Bridge benchmark's baseline).",
-            discussion: "Prints one line: network p50_ms=… p99_ms=… mean_ms=… n=…")
+            discussion: "Prints one line: network p50_ms=… p99_ms=… mean_ms=… n=… samples_ms=a,b,…")
         @Option(help: "The relay's base URL.") var relay: String
         @Option(help: "The paying keystore.") var wallet: String
         @OptionGroup var password: PasswordOptions
@@ -293,7 +293,10 @@ struct Bench: ParsableCommand {
             } catch { throw ToolError("\(error)", exitCode: 1) }
             let sorted = times.sorted()
             let p = { (q: Double) in sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1)] * 1000 }
-            emit(String(format: "network p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f n=%d", p(0.5), p(0.99), times.reduce(0, +) / Double(times.count) * 1000, times.count))
+            let samples = times.map { String(format: "%.3f", $0 * 1000) }.joined(separator: ",")
+            emit(
+                String(format: "network p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f n=%d", p(0.5), p(0.99), times.reduce(0, +) / Double(times.count) * 1000, times.count)
+                    + " samples_ms=" + samples)
         }
     }
 
