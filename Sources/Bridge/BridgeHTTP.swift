@@ -370,7 +370,13 @@ public final class Bridge: Sendable {
                         usage.promptTokens = response.usage.promptTokens
                         usage.completionTokens = response.usage.completionTokens
                     }
-                    try config.store.complete(runID: run.id, files: result.files, usage: usage)
+                    do { try config.store.complete(runID: run.id, files: result.files, usage: usage) } catch {
+                        // The network was paid: leave the run pending, so the next start settles it instead of refunding it.
+                        logger.error("a finished run could not be recorded", metadata: ["run_id": "\(run.id)", "error": "\(error)"])
+                        var e = OpenAIError(status: 500, message: "The answer could not be recorded; it will be settled on restart.", type: "server_error", param: nil, code: nil)
+                        e.headers = ["x-should-retry": "false"]
+                        throw e
+                    }
                     limiter.record(tokens: usage.promptTokens + usage.completionTokens, for: run.keyID)
                     metrics.run(status: "done", usage: usage, fee: run.fee)
                     logger.info(
@@ -378,6 +384,8 @@ public final class Bridge: Sendable {
                         metadata: ["run_id": "\(run.id)", "task_commitment": "\(result.commitment)", "tokens": "\(usage.promptTokens + usage.completionTokens)"])
                     Task { await self.balance.refresh(self.config.client) }
                     return RunOutput(files: result.files, networkSeconds: networkSeconds)
+                } catch let error as OpenAIError {
+                    throw error
                 } catch {
                     try? config.store.fail(runID: run.id, error: "\(error)")
                     metrics.run(status: "failed", usage: nil, fee: nil)
