@@ -22,8 +22,8 @@ extension BridgeStore.Limits {
     }
 
     /// Applies the limit fields present in an admin API body (`budget_cnx`, `rpm`, `tpm`, `models`, `expires_at`;
-    /// `null` clears one), or says which field is wrong.
-    mutating func apply(_ body: JSONValue) throws(OpenAIError) {
+    /// `null` clears one), or says which field is wrong. `crynux keys` goes through it too.
+    public mutating func apply(_ body: JSONValue) throws(OpenAIError) {
         func positive(_ key: String) throws(OpenAIError) -> Int?? {
             guard let v = body[key] else { return .none }
             if v == .null { return .some(nil) }

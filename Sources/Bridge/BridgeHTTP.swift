@@ -199,11 +199,14 @@ public final class Bridge: Sendable {
     }
 
     /// The live key of the request's bearer token, or a 401.
+    /// The 401 for a missing, unknown or revoked key.
+    static let invalidKey = OpenAIError(
+        status: 401, message: "Incorrect API key provided. Keys are created with `crynux keys create` or POST /admin/keys.",
+        type: "invalid_request_error", param: nil, code: "invalid_api_key")
+
     func key(_ request: Request) throws -> BridgeStore.Key {
         let token = Self.bearer(request)
-        let invalid = OpenAIError(
-            status: 401, message: "Incorrect API key provided. Keys are created with `crynux keys create` or POST /admin/keys.",
-            type: "invalid_request_error", param: nil, code: "invalid_api_key")
+        let invalid = Self.invalidKey
         guard !token.isEmpty, token.count <= 256, let key = try keyCache.key(for: token, store: config.store) else { throw invalid }
         let now = Int(Date().timeIntervalSince1970)
         guard key.revoked == nil else { throw invalid }

@@ -436,26 +436,24 @@ struct Keys: ParsableCommand {
         @Option(help: "Comma-separated model ids the key may use (\"none\" clears).") var models: String?
         @Option(help: "Expiry: +90s, +30m, +12h, +7d, Unix seconds or ISO 8601 (\"none\" clears).") var expires: String?
 
+        /// Applies the options through the admin API's own checks (`none` is its `null`), so both accept the same limits.
         func apply(to limits: inout BridgeStore.Limits) throws {
-            func count(_ text: String?, _ name: String) throws -> Int?? {
-                guard let text else { return .none }
-                if text == "none" { return .some(nil) }
-                guard let n = Int(text), n >= 1 else { throw ToolError("--\(name) must be a positive integer or none") }
-                return .some(n)
+            func value(_ text: String, number: Bool = false) -> JSONValue {
+                if text == "none" { return .null }
+                return number && Int(text) != nil ? .number(text) : .string(text)
             }
-            if let budget {
-                guard budget == "none" || Wei(cnx: budget) != nil else { throw ToolError("--budget must be a CNX amount or none") }
-                limits.budget = Wei(cnx: budget)
-            }
-            if let v = try count(rpm, "rpm") { limits.rpm = v }
-            if let v = try count(tpm, "tpm") { limits.tpm = v }
+            var members: [JSONMember] = []
+            if let budget { members.append(JSONMember("budget_cnx", value(budget))) }
+            if let rpm { members.append(JSONMember("rpm", value(rpm, number: true))) }
+            if let tpm { members.append(JSONMember("tpm", value(tpm, number: true))) }
             if let models {
-                limits.models = models == "none" ? nil : models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                let ids = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                members.append(JSONMember("models", models == "none" ? .null : .array(ids.map { .string($0) })))
             }
-            if let expires {
-                let at = BridgeStore.Limits.parseExpiry(expires)
-                guard expires == "none" || at != nil else { throw ToolError("--expires: cannot read \(expires)") }
-                limits.expires = at
+            if let expires { members.append(JSONMember("expires_at", value(expires))) }
+            do { try limits.apply(.object(members)) } catch {
+                let option = ["budget_cnx": "budget", "expires_at": "expires"][error.param ?? ""] ?? error.param ?? "limits"
+                throw ToolError("--\(option): \(error.message.replacingOccurrences(of: "null", with: "none"))")
             }
         }
     }

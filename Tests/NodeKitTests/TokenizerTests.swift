@@ -3,7 +3,7 @@ import Testing
 @testable import CrynuxSDK
 @testable import NodeKit
 
-/// The bundled model, as `scripts/fetch-model.sh` (run by `make test`) caches it.
+/// The bundled model, as `crynux model fetch` (run by `make test`) caches it.
 enum BundledModel {
     static let path: String = {
         let env = ProcessInfo.processInfo.environment

@@ -117,26 +117,28 @@ def make_client():
         c.close()
 
 
+def root_client(token=None) -> httpx2.Client:
+    """An HTTP client on the Bridge's root URL, with `token` as the bearer when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx2.Client(base_url=env("CRYNUX_ROOT_URL"), headers=headers, timeout=TIMEOUT)
+
+
 @pytest.fixture(scope="session")
 def admin() -> httpx2.Client:
     """An HTTP client on the Bridge's root URL with the admin token."""
-    with httpx2.Client(
-        base_url=env("CRYNUX_ROOT_URL"), headers={"Authorization": f"Bearer {env('CRYNUX_ADMIN_TOKEN')}"}, timeout=TIMEOUT
-    ) as c:
+    with root_client(env("CRYNUX_ADMIN_TOKEN")) as c:
         yield c
 
 
 @pytest.fixture(scope="session")
 def http() -> httpx2.Client:
     """An HTTP client on the Bridge's root URL with no credentials."""
-    with httpx2.Client(base_url=env("CRYNUX_ROOT_URL"), timeout=TIMEOUT) as c:
+    with root_client() as c:
         yield c
 
 
 @pytest.fixture(scope="session")
 def api() -> httpx2.Client:
     """An HTTP client on the Bridge's root URL with the first API key, for requests the openai package cannot make."""
-    with httpx2.Client(
-        base_url=env("CRYNUX_ROOT_URL"), headers={"Authorization": f"Bearer {env('CRYNUX_API_KEY')}"}, timeout=TIMEOUT
-    ) as c:
+    with root_client(env("CRYNUX_API_KEY")) as c:
         yield c
