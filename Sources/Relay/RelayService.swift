@@ -1,35 +1,5 @@
 import CrynuxSDK
 import Foundation
-import Hummingbird
-import Logging
-
-/// Where the relay reads the time (a seam so tests can move it).
-public protocol RelayClock: Sendable {
-    /// Unix seconds.
-    func now() -> Int64
-}
-
-/// The system clock.
-public struct SystemRelayClock: RelayClock {
-    /// Creates the clock.
-    public init() {}
-    /// Unix seconds.
-    public func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
-}
-
-/// A clock tests set by hand.
-public final class ManualRelayClock: RelayClock, @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var value: Int64
-
-    /// A clock showing `start`.
-    public init(_ start: Int64) { value = start }
-    /// The time it shows.
-    public func now() -> Int64 { lock.withLock { value } }
-    /// Moves it forward.
-    public func advance(_ seconds: Int64) { lock.withLock { value += seconds } }
-}
 
 /// The running relay: the state machine behind an actor, every accepted change committed to the store before
 /// it is visible, result files kept on disk, and the matching/deadline tick.
@@ -40,7 +10,11 @@ public actor RelayService {
     public nonisolated let clock: any RelayClock
     /// Where result files live (`inference_tasks/<commitment>/results/<i>.json|png`), or nil to keep them in memory.
     public nonisolated let dataDirectory: String?
+    /// Queue length, tasks and nodes by state, dispatch and request latency, for `/metrics`.
+    public nonisolated let metrics = RelayMetrics()
     private var memoryFiles: [String: [[UInt8]]] = [:]
+    /// When each task created by this process entered the queue (monotonic), until it is dispatched.
+    private var queuedAt: [String: ContinuousClock.Instant] = [:]
 
     /// A relay over `store`, restoring what it holds (or starting empty with `seed`).
     public init(store: RelayStore, config: RelayConfig = RelayConfig(), clock: any RelayClock = SystemRelayClock(), seed: UInt64, dataDirectory: String?) throws {
@@ -66,13 +40,35 @@ public actor RelayService {
     /// One matching round and the deadline check, committed.
     @discardableResult
     public func tick() throws -> [String] {
-        try perform { state, now in
+        let (started, ended) = try perform { state, now in
             let ended = state.expireDeadlines(now: now)
             let started = state.dispatch(now: now)
             state.distributeModels(now: now)
-            return started + ended
+            return (started, ended)
         }
+        let now = ContinuousClock.now
+        for commitment in started + ended {
+            if let since = queuedAt.removeValue(forKey: commitment), started.contains(commitment) { metrics.dispatched(after: now - since) }
+        }
+        return started + ended
     }
+
+    /// Creates a task for `creator` (it starts queued; the next `tick` may dispatch it).
+    @discardableResult
+    public func createTask(_ new: RelayState.NewTask, creator: String) throws -> RelayTask {
+        let task = try perform { state, now throws(RelayError) in try state.createTask(new, creator: creator, now: now) }
+        if queuedAt.count >= 50_000 { queuedAt.removeAll() }  // bounded: entries of tasks cancelled in the queue are never claimed
+        queuedAt[task.commitment] = .now
+        return task
+    }
+
+    /// The gauges of `/metrics` read from the state now, then the exposition text.
+    public func metricsExposition() -> [UInt8] {
+        metrics.exposition(state: state)
+    }
+
+    /// Closes the database (the service must not be used afterwards).
+    public func close() throws { try store.close() }
 
     /// Stores result files, then moves the task on; files of a refused upload are removed again.
     public func uploadResults(_ commitment: String, files: [[UInt8]], by node: String) throws {
@@ -120,39 +116,5 @@ public actor RelayService {
         }
         guard let files = memoryFiles[commitment], index >= 0, index < files.count else { throw RelayError.notFound("Result file not found") }
         return files[index]
-    }
-}
-
-/// `crynux relay`: the HTTP server, the SQLite store and the 2-second matching/deadline tick.
-public enum RelayServer {
-    /// Serves until the process is stopped. `dev` enables the faucet.
-    public static func run(host: String, port: Int, dataDirectory: String, dev: Bool, config: RelayConfig) async throws {
-        let service = try makeService(dataDirectory: dataDirectory, config: config)
-        try await serve(service, host: host, port: port, dev: dev)
-    }
-
-    /// A relay over `<dataDirectory>/relay.sqlite`, result files beside it.
-    public static func makeService(dataDirectory: String, config: RelayConfig) throws -> RelayService {
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        let store = try RelayStore(path: dataDirectory + "/relay.sqlite")
-        return try RelayService(store: store, config: config, seed: UInt64.random(in: 0...UInt64.max), dataDirectory: dataDirectory)
-    }
-
-    /// Serves `service` over HTTP with the tick loop until cancelled.
-    public static func serve(_ service: RelayService, host: String, port: Int, dev: Bool) async throws {
-        let router = RelayHTTP.router(service: service, dev: dev)
-        router.add(middleware: LogRequestsMiddleware(.debug))
-        var logger = Logger(label: "crynux.relay")
-        logger.logLevel = .info
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "crynux-relay"), logger: logger)
-        let ticker = Task {
-            while !Task.isCancelled {
-                do { try await service.tick() } catch { logger.error("tick failed", metadata: ["error": "\(error)"]) }
-                try? await Task.sleep(for: .seconds(2))
-            }
-        }
-        defer { ticker.cancel() }
-        logger.info("relay listening", metadata: ["host": "\(host)", "port": "\(port)", "data": "\(service.dataDirectory ?? "memory")", "dev": "\(dev)"])
-        try await app.runService()
     }
 }

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct CanonicalJSONTests {
     @Test func stableUnderKeyReordering() throws {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         for c in try Fixture.cases("relay-signing") {
             let input = try #require(c["input"])
             for _ in 0..<5 {

@@ -1,10 +1,13 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import CrynuxSDK
 
-/// Loads a golden-vector file copied from ../shared/vectors into Fixtures/.
+/// Loads a golden-vector file: a byte-identical copy of the shared vectors (docs/vectors.md) in Fixtures/, or in
+/// TestSupport's fixtures for those other test targets read too.
 enum Fixture {
     static func data(_ name: String) throws -> Data {
+        if let shared = SharedFixtures.url(name + ".json"), let data = try? Data(contentsOf: shared) { return data }
         guard let url = Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures") else {
             throw FixtureError(message: "fixture \(name).json is missing")
         }
@@ -36,16 +39,4 @@ extension JSONValue {
     func string(_ key: String) -> String { self[key]?.stringValue ?? "" }
     /// A boolean member, for fixtures.
     func bool(_ key: String) -> Bool { if case .bool(let b)? = self[key] { return b } else { return false } }
-}
-
-/// A small deterministic generator so property tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

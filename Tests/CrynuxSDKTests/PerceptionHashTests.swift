@@ -1,15 +1,16 @@
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 @testable import CrynuxSDK
 
-/// Fixtures/phash: `vectors/phash` — PNGs and the hashes (with checkpoints) Go's decoder and goimagehash
-/// v1.1.0 give them.
+/// The shared pHash vectors (TestSupport's Fixtures/phash, see docs/vectors.md): PNGs and the hashes (with
+/// checkpoints) Go's decoder and goimagehash v1.1.0 give them.
 struct PHashCase: Sendable, CustomTestStringConvertible {
     var value: JSONValue
     var testDescription: String { value["file"]?.stringValue ?? "?" }
 
-    static let directory = Bundle.module.url(forResource: "phash", withExtension: nil, subdirectory: "Fixtures")
+    static let directory = SharedFixtures.url("phash")
     static let all: [PHashCase] = {
         guard let url = directory?.appendingPathComponent("phash.json"), let data = try? Data(contentsOf: url),
             case .array(let cases)? = (try? JSONValue.parse(Array(data)))?["cases"]

@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func signRecoverRoundTripsForRandomKeysAndInputs() throws {
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         for i in 0..<50 {
             let key = PrivateKey.generate()
             let input = JSONValue.object([

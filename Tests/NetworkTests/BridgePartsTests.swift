@@ -90,7 +90,7 @@ struct BridgePartsTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(#"{"port": 9000, "fee_cnx": "2.5", "image_models": ["sdxl", "sd15"], "log_level": "debug"}"#.utf8).write(to: URL(fileURLWithPath: path))
-        var s = BridgeSettings()
+        var s = BridgeSettings(environment: [:])
         try s.apply(configFile: path)
         #expect(s.port == 9000 && s.fee == Wei(cnx: "2.5") && s.imageModels == ["sdxl", "sd15"] && s.logLevel == "debug")
         try s.apply(environment: ["CRYNUX_BRIDGE_PORT": "9100", "CRYNUX_BRIDGE_MODELS": "a/b, c/d", "UNRELATED": "x"])
@@ -100,6 +100,22 @@ struct BridgePartsTests {
         #expect(throws: BridgeError.self) { try s.set("colour", "blue") }
         #expect(BridgeStore.Limits.parseExpiry("+2h", now: 100) == 7300 && BridgeStore.Limits.parseExpiry("2030-01-01T00:00:00Z") == 1_893_456_000)
         #expect(BridgeStore.Limits.parseExpiry("soon") == nil && BridgeStore.Limits.parseExpiry("+3w") == nil)
+    }
+
+    @Test func settingsLayerDefaultsThenTheDataDirectorysFileThenEnvironmentThenFlags() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(#"{"port": 9200, "fee_cnx": "3", "host": "10.0.0.1"}"#.utf8).write(to: URL(fileURLWithPath: dir + "/bridge.json"))
+        let s = try BridgeSettings.load(
+            configFile: nil, environment: ["CRYNUX_BRIDGE_FEE_CNX": "4", "CRYNUX_BRIDGE_HOST": "10.0.0.2", "XDG_DATA_HOME": "/elsewhere"],
+            flags: [("data_dir", dir), ("host", "0.0.0.0")])
+        #expect(s.port == 9200, "from the data directory's bridge.json")
+        #expect(s.fee == Wei(cnx: 4), "the environment over the file")
+        #expect(s.host == "0.0.0.0" && s.dataDirectory == dir, "flags over everything")
+        #expect(BridgeSettings(environment: ["XDG_DATA_HOME": "/x"]).dataDirectory == "/x/crynux/serve")
+        #expect(BridgeSettings(environment: [:]).dataDirectory.hasSuffix("/.local/share/crynux/serve"))
+        #expect(throws: BridgeError.self) { try BridgeSettings.load(configFile: dir + "/missing.json", environment: [:], flags: []) }
     }
 
     @Test func theStoreHoldsSettlesAndReleasesFeesAndKeepsAnAppendOnlyLedger() throws {

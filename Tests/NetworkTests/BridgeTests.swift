@@ -1,9 +1,11 @@
 import Bridge
 import CrynuxSDK
+import EmbeddedNetwork
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import NodeKit
+import TestSupport
 import Testing
 @testable import Relay
 
@@ -16,35 +18,30 @@ struct BridgeFixture {
     /// The relay's base URL.
     let relayURL: String?
 
-    /// Runs `body` with the Bridge's test client, its configuration and the relay's URL.
+    /// Runs `body` with the Bridge's test client, the Bridge and this fixture (a live relay on loopback, one node).
     static func with(
-        funds: UInt64 = 1_000, storePath: String? = nil, _ body: @Sendable (any TestClientProtocol, Bridge, BridgeFixture) async throws -> Void
+        funds: UInt64 = 1_000, storePath: String? = nil, _ body: @Sendable (any TestClientProtocol, BridgeService, BridgeFixture) async throws -> Void
     ) async throws {
         let generator = try #require(EndToEndTests.generator, "the bundled model is needed (make test fetches it)")
-        let network = try LocalNetwork.start(rate: 0)
+        let network = try LocalNetwork.make(rate: 0)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.app.test(.live) { relayClient in
-            let url = "http://127.0.0.1:\(try #require(relayClient.port))"
-            let node = network.node(url, generator, dir: dir)
-            let serving = Task { try await node.run() }
-            defer { serving.cancel() }
+        try await network.run { running in
+            let url = running.relayURL
+            try await running.start(network.node(url, generator, dir: dir))
             let wallet = PrivateKey.generate()
-            try await network.service.perform { state, now throws(RelayError) in
-                try state.deposit(to: wallet.address.checksummed, amount: Wei(cnx: funds), now: now)
-            }
+            try await network.network.fund(wallet.address.checksummed, amount: Wei(cnx: funds))
             let store = try BridgeStore(path: storePath)
             let fixture = BridgeFixture(network: network, store: store, wallet: wallet, relayURL: url)
             let bridge = fixture.bridge(url)
-            try await bridge.start()
+            try await bridge.resumePendingRuns()
             try await Application(router: bridge.router()).test(.router) { client in try await body(client, bridge, fixture) }
-            await bridge.drain()
-            await node.stop()
+            await bridge.waitForRunsInFlight()
         }
     }
 
-    func bridge(_ url: String) -> Bridge {
-        Bridge(
+    func bridge(_ url: String) -> BridgeService {
+        BridgeService(
             BridgeConfiguration(
                 client: CrynuxClient(relay: url, wallet: wallet, store: store, validationRatePercent: 0), models: [Self.model], store: store,
                 keepAlive: .milliseconds(30), balanceFloor: .zero))
@@ -263,8 +260,8 @@ struct BridgeFixture {
             #expect(try fixture.store.key(id: record.id)?.reserved == Wei(cnx: 10))
             // A new Bridge over the same database resumes both: two tasks on the relay, two fees, two ledger rows.
             let restarted = fixture.bridge(try #require(fixture.relayURL))
-            #expect(try await restarted.start() == 2)
-            await restarted.drain()
+            #expect(try await restarted.resumePendingRuns() == 2)
+            await restarted.waitForRunsInFlight()
             #expect(try fixture.store.runs(status: "done").count == 2 && fixture.store.runs(status: "pending").isEmpty)
             let key = try #require(try fixture.store.key(id: record.id))
             #expect(key.spent == Wei(cnx: 10) && key.reserved == .zero)
@@ -319,7 +316,7 @@ struct BridgeFixture {
             try await client.execute(uri: "/metrics", method: .get) { r in
                 let text = String(buffer: r.body)
                 #expect(text.contains(#"crynux_bridge_requests_total{route="/v1/chat/completions",status="200"} 1"#))
-                #expect(text.contains("crynux_bridge_balance_cnx 995") && text.contains(#"crynux_bridge_runs{state="done"} 1"#))
+                #expect(text.contains("crynux_bridge_balance_cnx 995.0") && text.contains(#"crynux_bridge_runs{state="done"} 1.0"#))
             }
         }
     }
@@ -331,11 +328,11 @@ struct BridgeFixture {
             try await client.execute(uri: "/v1/chat/completions", method: .post, headers: F.headers(key), body: F.chat()) { r in
                 #expect(r.status == .ok, "the floor is zero in the fixture")
             }
-            let low = Bridge(
+            let low = BridgeService(
                 BridgeConfiguration(
                     client: CrynuxClient(relay: try #require(fixture.relayURL), wallet: fixture.wallet, store: fixture.store), models: [Self.model],
                     store: fixture.store, balanceFloor: Wei(cnx: 10)))
-            try await low.start()
+            try await low.resumePendingRuns()
             try await Application(router: low.router()).test(.router) { lowClient in
                 try await lowClient.execute(uri: "/v1/chat/completions", method: .post, headers: F.headers(key), body: F.chat()) { r in
                     #expect(r.status == .serviceUnavailable && F.json(r.body)["error"]?["code"]?.stringValue == "insufficient_balance")
@@ -374,19 +371,17 @@ extension JSONValue {
 
 @Suite(.serialized) struct BridgeImageTests {
     @Test func imageGenerationsRunAStableDiffusionTaskAndAnswerBase64PNGs() async throws {
-        let network = try LocalNetwork.start(rate: 0)
+        let network = try LocalNetwork.make(rate: 0)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bridge-img-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.app.test(.live) { relayClient in
-            let url = "http://127.0.0.1:\(try #require(relayClient.port))"
-            let node = try network.imageNode(url, dir: dir)
-            let serving = Task { try await node.run() }
-            defer { serving.cancel() }
+        try await network.run { running in
+            let url = running.relayURL
+            try await running.start(try network.imageNode(url, dir: dir))
             let wallet = PrivateKey.generate()
             try await network.fund(wallet.address.checksummed)
             let store = try BridgeStore(path: nil)
             let (key, record) = try store.create(name: "images")
-            let bridge = Bridge(
+            let bridge = BridgeService(
                 BridgeConfiguration(
                     client: CrynuxClient(relay: url, wallet: wallet, store: store, validationRatePercent: 0), models: [], imageModels: ["crynux-network/sdxl-turbo"],
                     store: store, balanceFloor: .zero))
@@ -412,7 +407,6 @@ extension JSONValue {
             let task = try #require(try await network.service.read { Array($0.tasks.values) }.first)
             #expect(task.taskArgs.contains(#""variant":"fp16""#) && task.taskArgs.contains("EulerAncestralDiscreteScheduler") && task.minVRAM == 14)
             #expect(try store.key(id: record.id)?.spent == Wei(cnx: 2), "1 CNX per image")
-            await node.stop()
         }
     }
 }

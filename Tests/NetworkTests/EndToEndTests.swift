@@ -1,21 +1,10 @@
 import CrynuxSDK
+import EmbeddedNetwork
 import Foundation
-import Hummingbird
-import HummingbirdTesting
 import NodeKit
+import TestSupport
 import Testing
 @testable import Relay
-
-/// The bundled model, as `make test` provides it.
-enum BundledModel {
-    static let path: String = {
-        let env = ProcessInfo.processInfo.environment
-        if let p = env["CRYNUX_MODEL_PATH"] { return p }
-        let base = env["CRYNUX_MODEL_DIR"] ?? ((env["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/models")
-        return base + "/SmolLM2-135M-Instruct.Q4_1.gguf"
-    }()
-    static let modelID = "base:huggingfacetb/smollm2-135m-instruct"
-}
 
 /// A relay on loopback (Hummingbird, real sockets), real nodes with the real engine, and an application,
 /// all speaking HTTP with signatures.
@@ -36,23 +25,15 @@ enum BundledModel {
 
     @Test func aChatTaskTravelsRelayNodeAndBack() async throws {
         let generator = try #require(Self.generator, "the bundled model is needed (make test fetches it)")
-        var config = RelayConfig()
-        config.validationRatePercent = 0
-        let service = try RelayService(store: RelayStore(path: nil), config: config, seed: 3, dataDirectory: nil)
-        let app = Application(router: RelayHTTP.router(service: service, dev: true), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let network = try LocalNetwork.make(rate: 0)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("node-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await app.test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))"
+        try await network.run { running in
+            let url = running.relayURL
             let creatorKey = PrivateKey.generate()
             let creator = RelayClient(baseURL: url, key: creatorKey)
-            try await service.perform { state, now throws(RelayError) in try state.deposit(to: creator.address, amount: Wei(cnx: 50), now: now) }
-            let node = NodeWorker(
-                client: RelayClient(baseURL: url, key: .generate()), engines: [BundledModel.modelID: generator],
-                hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir, pollInterval: .milliseconds(50))
-            let running = Task { try await node.run() }
-            defer { running.cancel() }
-            try await poll("the node to join") { try await service.read { !$0.nodes.isEmpty } }
+            try await network.fund(creator.address)
+            try await running.start(network.node(url, generator, dir: dir))
             // Create, wait for the score, validate, wait for the upload, download.
             let identity = TaskIdentity.random()
             var new = RelayClient.NewTask(identity: identity, taskArgs: Self.args, taskType: .llm, modelIDs: [BundledModel.modelID], fee: Wei(cnx: 5))
@@ -71,27 +52,31 @@ enum BundledModel {
             let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: file)
             #expect(response.choices.first?.message.content == "The answer to this classic math problem is 4.")
             #expect(try ResultScores.llm([file]) == record.score, "the score is the SHA-256 of the uploaded file")
-            #expect(try await creator.balance() == Wei(cnx: 45))
-            await node.stop()
+            #expect(try await creator.balance() == Wei(cnx: 95))
         }
     }
 }
 
-/// A local network for a test: the relay live on loopback, nodes with the real engine, a funded client.
+/// A local network for a test: an embedded network (in-memory relay on a free loopback port, a clock the test
+/// moves by hand, matching after every relay call as the relay does), nodes with the real engine, funded wallets.
 struct LocalNetwork {
-    let service: RelayService
+    let network: EmbeddedNetwork
     let clock: ManualRelayClock
+    var service: RelayService { network.relay }
 
-    static func start(rate: Int) throws -> LocalNetwork {
-        var config = RelayConfig()
-        config.validationRatePercent = rate
+    static func make(rate: Int) throws -> LocalNetwork {
+        var configuration = EmbeddedNetwork.Configuration()
+        configuration.relay.validationRatePercent = rate
+        configuration.seed = 11
         let clock = ManualRelayClock(Int64(Date().timeIntervalSince1970))
-        return LocalNetwork(service: try RelayService(store: RelayStore(path: nil), config: config, clock: clock, seed: 11, dataDirectory: nil), clock: clock)
+        configuration.clock = clock
+        // Deadlines move only when a test moves the clock and ticks.
+        configuration.tickInterval = .seconds(3600)
+        return LocalNetwork(network: try EmbeddedNetwork(configuration), clock: clock)
     }
 
-    var app: some ApplicationProtocol {
-        Application(router: RelayHTTP.router(service: service, dev: true), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-    }
+    /// Runs the relay for `body`; afterwards the nodes quit and the relay stops.
+    func run(_ body: (EmbeddedNetwork.Running) async throws -> Void) async throws { try await network.withRunning(body) }
 
     func node(_ url: String, _ generator: TextGenerator, dir: String, tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil) -> NodeWorker {
         NodeWorker(
@@ -107,9 +92,7 @@ struct LocalNetwork {
             pollInterval: .milliseconds(25))
     }
 
-    func fund(_ address: String) async throws {
-        try await service.perform { state, now throws(RelayError) in try state.deposit(to: address, amount: Wei(cnx: 100), now: now) }
-    }
+    func fund(_ address: String) async throws { try await network.fund(address, amount: Wei(cnx: 100)) }
 }
 
 @Suite(.serialized) struct ClientEndToEndTests {
@@ -119,25 +102,14 @@ struct LocalNetwork {
 
     func tempDir() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("net-\(UUID().uuidString)").path }
 
-    func waitForNodes(_ network: LocalNetwork, _ count: Int) async throws {
-        for _ in 0..<400 {
-            if try await network.service.read({ $0.nodes.count }) >= count { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        Issue.record("nodes did not join")
-    }
-
     @Test func chatThroughTheClientWithProgressEvents() async throws {
         let generator = try #require(Self.generator)
-        let network = try LocalNetwork.start(rate: 0)
+        let network = try LocalNetwork.make(rate: 0)
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.app.test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))"
-            let node = network.node(url, generator, dir: dir)
-            let serving = Task { try await node.run() }
-            defer { serving.cancel() }
-            try await waitForNodes(network, 1)
+        try await network.run { running in
+            let url = running.relayURL
+            try await running.start(network.node(url, generator, dir: dir))
             let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
             try await network.fund(app.address)
             let events = EventLog()
@@ -150,26 +122,23 @@ struct LocalNetwork {
             #expect(seen.first.map { if case .created = $0 { true } else { false } } == true)
             #expect(seen.last.map { if case .downloaded = $0 { true } else { false } } == true)
             #expect(try await app.balance() == Wei(cnx: 95))
-            await node.stop()
         }
     }
 
     @Test func aValidationGroupFormsOnOneGPUIdentityAndACheatIsInvalidated() async throws {
         let generator = try #require(Self.generator)
-        let network = try LocalNetwork.start(rate: 100)
+        let network = try LocalNetwork.make(rate: 100)
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.app.test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))"
+        try await network.run { running in
+            let url = running.relayURL
             let honest = [network.node(url, generator, dir: dir + "/a"), network.node(url, generator, dir: dir + "/b")]
             let cheat = network.node(url, generator, dir: dir + "/c") { response in
                 var r = response
                 r.choices[0].message.content = "5"
                 return r
             }
-            let serving = (honest + [cheat]).map { n in Task { try await n.run() } }
-            defer { serving.forEach { $0.cancel() } }
-            try await waitForNodes(network, 3)
+            for n in honest + [cheat] { try await running.start(n) }
             let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 100)
             try await network.fund(app.address)
             let completion = try await app.chat(model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: Self.question, generation: GenerationConfig(maxNewTokens: 32))
@@ -181,30 +150,25 @@ struct LocalNetwork {
             #expect(cheatTask.status == .endInvalidated)
             #expect(try await network.service.read { $0.balance(of: cheatAddress) } == Wei(0), "no income for the cheat")
             #expect(tasks.allSatisfy { $0.requiredGPU.isEmpty || $0.requiredGPU == "CPU test+Linux" })
-            for n in honest + [cheat] { await n.stop() }
         }
     }
 
     @Test func aDeadNodeTimesOutIsRefundedAndARepeatAnswers() async throws {
         let generator = try #require(Self.generator)
-        let network = try LocalNetwork.start(rate: 0)
+        let network = try LocalNetwork.make(rate: 0)
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.app.test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))"
+        try await network.run { running in
+            let url = running.relayURL
             // A node that joins and then never answers (it died).
             let dead = RelayClient(baseURL: url, key: .generate())
             try await dead.join(gpuName: "CPU test+Linux", gpuVRAM: 16, modelIDs: [BundledModel.modelID], version: "3.5.0", staking: Wei(cnx: 400), network: "local")
-            let node = network.node(url, generator, dir: dir)
-            let serving = Task { try await node.run() }
-            defer { serving.cancel() }
-            try await waitForNodes(network, 2)
+            try await running.start(network.node(url, generator, dir: dir))
             let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
             try await network.fund(app.address)
             let completion = try await app.chat(
                 model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: Self.question, generation: GenerationConfig(maxNewTokens: 32), repeats: 2)
             #expect(completion.choices.first?.message.content == Self.answer)
-            await node.stop()
             // The dead node's task times out later: refunded in full.
             let deadTask = try #require(try await network.service.read { s in s.tasks.values.first { $0.selectedNode == dead.address } })
             network.clock.advance(Int64(deadTask.timeout) + 5)
@@ -241,15 +205,12 @@ struct GradientImageEngine: ImageEngine {
 
 @Suite(.serialized) struct ImageEndToEndTests {
     @Test func anImageTaskIsScoredByPHashVerifiedByTheRelayAndDownloaded() async throws {
-        let network = try LocalNetwork.start(rate: 0)
+        let network = try LocalNetwork.make(rate: 0)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("img-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.app.test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))"
-            let node = try network.imageNode(url, dir: dir)
-            let serving = Task { try await node.run() }
-            defer { serving.cancel() }
-            for _ in 0..<200 where try await network.service.read({ $0.nodes.isEmpty }) { try await Task.sleep(for: .milliseconds(25)) }
+        try await network.run { running in
+            let url = running.relayURL
+            try await running.start(try network.imageNode(url, dir: dir))
             let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
             try await network.fund(app.address)
             var args = try SDTaskArgs(json: Array(#"{"base_model": "crynux-network/sdxl-turbo", "prompt": "a gradient", "task_config": {"num_images": 2, "steps": 1}}"#.utf8))
@@ -261,7 +222,6 @@ struct GradientImageEngine: ImageEngine {
             let task = try #require(try await network.service.read { Array($0.tasks.values) }.first)
             let score = try PerceptionHash.score(pngs: expected)
             #expect(task.status == .endSuccess && task.score == score)
-            await node.stop()
         }
     }
 }
@@ -269,11 +229,11 @@ struct GradientImageEngine: ImageEngine {
 @Suite(.serialized) struct ResumeTests {
     @Test func aRestartedClientResumesItsRunWithoutCreatingTasksTwice() async throws {
         let generator = try #require(EndToEndTests.generator)
-        let network = try LocalNetwork.start(rate: 0)
+        let network = try LocalNetwork.make(rate: 0)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.app.test(.live) { client in
-            let url = "http://127.0.0.1:\(try #require(client.port))"
+        try await network.run { running in
+            let url = running.relayURL
             let wallet = PrivateKey.generate()
             let store = MemoryTaskStore()
             let args = GPTTaskArgs(model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: ClientEndToEndTests.question, generationConfig: GenerationConfig(maxNewTokens: 32))
@@ -289,16 +249,13 @@ struct GradientImageEngine: ImageEngine {
             #expect(try await network.service.read { $0.tasks.count } == 1)
             #expect(await store.load("run-1")?.attempts.first?.commitments.count == 1)
             // A node comes up; a new client with the same store and run id picks the run up.
-            let node = network.node(url, generator, dir: dir)
-            let serving = Task { try await node.run() }
-            defer { serving.cancel() }
+            try await running.start(network.node(url, generator, dir: dir))
             let second = CrynuxClient(relay: url, wallet: wallet, store: store, validationRatePercent: 0)
             let result = try await second.run(request, runID: "run-1")
             let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0])
             #expect(response.choices.first?.message.content == ClientEndToEndTests.answer)
             #expect(try await network.service.read { $0.tasks.count } == 1, "the resumed run followed the task it had created")
             #expect(await store.load("run-1")?.resultCommitment == result.commitment)
-            await node.stop()
         }
     }
 }

@@ -2,20 +2,12 @@ import Foundation
 import Testing
 @testable import CrynuxSDK
 @testable import NodeKit
+import TestSupport
 
-/// The bundled model, as `crynux model fetch` (run by `make test`) caches it.
-enum BundledModel {
-    static let path: String = {
-        let env = ProcessInfo.processInfo.environment
-        if let p = env["CRYNUX_MODEL_PATH"] { return p }
-        let base = env["CRYNUX_MODEL_DIR"] ?? ((env["XDG_DATA_HOME"] ?? (NSHomeDirectory() + "/.local/share")) + "/crynux/models")
-        return base + "/SmolLM2-135M-Instruct.Q4_1.gguf"
-    }()
-
+extension BundledModel {
+    /// The bundled model's GGUF file, or a clear error when `crynux model fetch` (run by `make test`) has not run.
     static func load() throws -> GGUFFile {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw FixtureMissing(message: "the bundled model is not at \(path): run scripts/fetch-model.sh (make test does)")
-        }
+        guard isPresent else { throw FixtureMissing(message: "the bundled model is not at \(path): run `crynux model fetch` (make test does)") }
         return try GGUFFile(path: path)
     }
 }

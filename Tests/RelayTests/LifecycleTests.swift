@@ -1,5 +1,6 @@
 import CrynuxSDK
 import Foundation
+import TestSupport
 import Testing
 @testable import Relay
 
@@ -292,8 +293,7 @@ struct Harness {
     static let model = "base:crynux-network/sdxl-turbo"
 
     static func png(_ name: String) throws -> [UInt8] {
-        let url = try #require(Bundle.module.url(forResource: name, withExtension: "png", subdirectory: "Fixtures"))
-        return Array(try Data(contentsOf: url))
+        try SharedFixtures.bytes("phash/\(name).png")
     }
 
     mutating func sdGroup(_ h: inout Harness, images: [String]) throws -> [TaskIdentity] {

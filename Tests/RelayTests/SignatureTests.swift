@@ -1,14 +1,14 @@
 import CrynuxSDK
 import Foundation
+import TestSupport
 import Testing
 @testable import Relay
 
-/// The relay's signature check against `vectors/relay-signing.json` (Fixtures/relay-signing.json): every
+/// The relay's signature check against the shared signing vectors (TestSupport's relay-signing.json): every
 /// vector's signer is recovered from its input, timestamp and signature, and any tampering is refused.
 @Suite struct SignatureTests {
     static let cases: [JSONValue] = {
-        guard let url = Bundle.module.url(forResource: "relay-signing", withExtension: "json", subdirectory: "Fixtures"),
-            let data = try? Data(contentsOf: url), case .array(let cases)? = (try? JSONValue.parse(Array(data)))?["cases"]
+        guard let bytes = try? SharedFixtures.bytes("relay-signing.json"), case .array(let cases)? = (try? JSONValue.parse(bytes))?["cases"]
         else { return [] }
         return cases
     }()

@@ -76,6 +76,14 @@ public struct ClientTaskState: Sendable, Hashable, Codable {
         public var commitments: [String]
         /// Set once the attempt has failed for good.
         public var failure: String?
+
+        /// An attempt as recorded.
+        public init(taskID: String, nonces: [String], commitments: [String], failure: String? = nil) {
+            self.taskID = taskID
+            self.nonces = nonces
+            self.commitments = commitments
+            self.failure = failure
+        }
     }
 
     /// The run's id (the owner's).
@@ -86,6 +94,14 @@ public struct ClientTaskState: Sendable, Hashable, Codable {
     public var attempts: [Attempt]
     /// The commitment the result was downloaded from, once done.
     public var resultCommitment: String?
+
+    /// A run's state as recorded.
+    public init(id: String, request: TaskRequest, attempts: [Attempt], resultCommitment: String? = nil) {
+        self.id = id
+        self.request = request
+        self.attempts = attempts
+        self.resultCommitment = resultCommitment
+    }
 }
 
 /// Where a client's task states live (the Bridge keeps them in SQLite).
@@ -121,7 +137,7 @@ public struct CrynuxClientError: Error, Sendable, Hashable, CustomStringConverti
 
 /// The Crynux Network for an application: creates tasks signed with its wallet, follows them through the relay,
 /// runs the VRF sampling and validation groups, validates in time, downloads the result, and retries
-/// transient relay failures with back-off (PROTOCOL.md §6.6).
+/// transient relay failures with back-off (docs/protocol.md §6.6).
 public actor CrynuxClient {
     /// The signed relay API.
     public private(set) var relay: RelayClient
@@ -148,6 +164,9 @@ public actor CrynuxClient {
         self.validationRatePercent = validationRatePercent
         self.pollRange = pollRange
     }
+
+    /// Waits until the relay answers, for at most `timeout` (a relay starting beside this process, say).
+    public func waitForRelay(timeout: Duration = .seconds(30)) async throws { try await relay.waitUntilReachable(timeout: timeout) }
 
     /// The relay account balance.
     public func balance() async throws -> Wei { try await withRetry { try await self.relay.balance() } }
@@ -178,9 +197,10 @@ public actor CrynuxClient {
         states[runID] = state
         try await store.save(state)
         let attempts = state.attempts
+        let resumed = saved != nil
         let result: TaskResult? = try await withThrowingTaskGroup(of: TaskResult?.self) { group in
             for (index, attempt) in attempts.enumerated() where attempt.failure == nil {
-                group.addTask { try await self.follow(request, runID: runID, attempt: index, onEvent: onEvent) }
+                group.addTask { try await self.follow(request, runID: runID, attempt: index, resumed: resumed, onEvent: onEvent) }
             }
             while let next = try await group.next() {
                 if let next {
@@ -238,7 +258,9 @@ public actor CrynuxClient {
     }
 
     /// Follows one attempt to its result, or nil when it ends without one.
-    private func follow(_ request: TaskRequest, runID: String, attempt index: Int, onEvent: (@Sendable (TaskEvent) -> Void)?) async throws -> TaskResult? {
+    private func follow(
+        _ request: TaskRequest, runID: String, attempt index: Int, resumed: Bool, onEvent: (@Sendable (TaskEvent) -> Void)?
+    ) async throws -> TaskResult? {
         var attempt = try attemptState(runID, index)
         guard let taskID = Hex.decode(attempt.taskID) else { return nil }
         func fail(_ reason: String) async throws -> TaskResult? {
@@ -275,6 +297,14 @@ public actor CrynuxClient {
             attempt = try attemptState(runID, index)
         }
         guard let first = attempt.commitments.first else { return try await fail("the attempt has no task") }
+        // A resumed run may have recorded its first task and stopped before the relay got it: create it now, with
+        // the recorded identity (the same commitment, so never twice).
+        if resumed, try await isMissing(first), let identity = recordedIdentity(attempt, 0) {
+            do { _ = try await withRetry { try await self.relay.createTask(newTask(identity, gpu: nil)) } } catch let error as RelayAPIError where !error.isRetryable {
+                if error.message.contains("already exists") == false { return try await fail("the relay refused the task: \(error)") }
+            }
+            onEvent?(.created(attempt: index, commitment: first))
+        }
         var record = try await task(first)
         // 2. The VRF decides whether a validation group is needed.
         let proof = try ECVRF.prove(key: relay.key, alpha: record.samplingSeed)
@@ -300,6 +330,21 @@ public actor CrynuxClient {
             }
             attempt = try attemptState(runID, index)
             onEvent?(.validationGroup(attempt: index, commitments: attempt.commitments))
+        } else if group && resumed && attempt.commitments.count > 1 {
+            // Copies recorded before a stop but never created: create them now, pinned as the first were to be.
+            var pinned: RelayNodeInfo?
+            for (i, c) in attempt.commitments.enumerated().dropFirst() {
+                guard try await isMissing(c), let identity = recordedIdentity(attempt, i) else { continue }
+                if request.taskType == .llm && pinned == nil {
+                    record = try await waitFor(first) { $0.status != 0 }
+                    guard !record.selectedNode.isEmpty else { return try await fail("the task ended before it started (abort reason \(record.abortReason))") }
+                    pinned = try await withRetry { try await self.relay.node(record.selectedNode) }
+                }
+                do { _ = try await withRetry { try await self.relay.createTask(newTask(identity, gpu: pinned)) } } catch let error as RelayAPIError
+                where !error.isRetryable {
+                    if error.message.contains("already exists") == false { return try await fail("the relay refused a validation copy: \(error)") }
+                }
+            }
         }
         let commitments = attempt.commitments
         // 3. Wait for the score(s), then validate (once; a resumed run may find it done).
@@ -379,6 +424,22 @@ public actor CrynuxClient {
 
     /// Retries retryable relay failures (5xx, unreachable) with back-off, and a stale timestamp once after
     /// re-reading the relay's clock.
+    /// Whether the relay has no task `commitment` (404); other failures are thrown.
+    private func isMissing(_ commitment: String) async throws -> Bool {
+        do {
+            _ = try await task(commitment)
+            return false
+        } catch let error as RelayAPIError where error.kind == .notFound {
+            return true
+        }
+    }
+
+    /// The identity of relay task `i` of an attempt, from its recorded task id and nonce.
+    private func recordedIdentity(_ attempt: ClientTaskState.Attempt, _ i: Int) -> TaskIdentity? {
+        guard i < attempt.nonces.count else { return nil }
+        return try? TaskIdentity(taskIDHex: attempt.taskID, nonceHex: attempt.nonces[i])
+    }
+
     private func withRetry<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         var delay = pollRange.min
         var resynced = false

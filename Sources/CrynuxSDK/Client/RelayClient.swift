@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MultipartKit
 import NIOCore
 
 /// One HTTP exchange with a relay (the seam tests and other transports plug into).
@@ -93,7 +94,7 @@ public struct RelayNodeInfo: Sendable, Hashable {
     public var status: Int
 }
 
-/// The relay's HTTP API, signed with one wallet: what an application and a node call (PROTOCOL.md §2, §7).
+/// The relay's HTTP API, signed with one wallet: what an application and a node call (docs/protocol.md §2, §7).
 public struct RelayClient: Sendable {
     /// The relay's base URL, e.g. `http://127.0.0.1:8090`.
     public let baseURL: String
@@ -179,7 +180,7 @@ public struct RelayClient: Sendable {
 
     // MARK: Applications
 
-    /// The fields of a new task (§2.5).
+    /// The fields of a new task (docs/protocol.md §2.5).
     public struct NewTask: Sendable, Hashable {
         /// The identity (id, nonce, commitment).
         public var identity: TaskIdentity
@@ -294,7 +295,7 @@ public struct RelayClient: Sendable {
 
     // MARK: Nodes
 
-    /// Joins the network (§7.1).
+    /// Joins the network (docs/protocol.md §7.1).
     public func join(gpuName: String, gpuVRAM: Int, modelIDs: [String], version: String, staking: Wei, network: String) async throws(RelayAPIError) {
         let members: [JSONMember] = [
             JSONMember("address", .string(address)), JSONMember("gpu_name", .string(gpuName)), JSONMember("gpu_vram", .integer(gpuVRAM)),
@@ -332,16 +333,47 @@ public struct RelayClient: Sendable {
     public func uploadResults(_ commitment: String, files: [(name: String, bytes: [UInt8])]) async throws(RelayAPIError) {
         let query = signedQuery([JSONMember("task_id_commitment", .string(commitment))])
         let boundary = "crynux-" + Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255) })
-        var body: [UInt8] = []
-        for (name, value) in query {
-            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
-        }
+        var parts = query.map { name, value in MultipartPart(headers: ["Content-Disposition": "form-data; name=\"\(name)\""], body: value) }
         for file in files {
-            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"files\"; filename=\"\(file.name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
-            body += file.bytes + Array("\r\n".utf8)
+            parts.append(MultipartPart(
+                headers: ["Content-Disposition": "form-data; name=\"files\"; filename=\"\(file.name)\"", "Content-Type": "application/octet-stream"],
+                body: file.bytes))
         }
-        body += Array("--\(boundary)--\r\n".utf8)
+        var buffer = ByteBuffer()
+        do { try MultipartSerializer().serialize(parts: parts, boundary: boundary, into: &buffer) } catch {
+            throw RelayAPIError(kind: .validation, field: "files", message: "cannot encode the upload: \(error)", status: 0)
+        }
+        let body = Array(buffer.readableBytesView)
         _ = try await call("POST", "/v1/inference_tasks/\(commitment)/results", contentType: "multipart/form-data; boundary=\(boundary)", body: body)
+    }
+
+    /// Asks a development relay (`crynux relay --dev`, the embedded network's) to credit `amount` to this wallet's
+    /// account; returns the new balance. Public relays have no faucet (404).
+    public func requestFaucet(amount: Wei) async throws(RelayAPIError) -> Wei {
+        let data = try await call(
+            "POST", "/v1/dev/faucet", contentType: "application/json",
+            body: Array(JSONValue.object([JSONMember("address", .string(address)), JSONMember("amount", .string(amount.decimalString))]).compactText.utf8))
+        guard let text = data?.stringValue, let balance = Wei(decimal: text) else {
+            throw RelayAPIError(kind: .server, field: "", message: "bad faucet answer", status: 200)
+        }
+        return balance
+    }
+
+    /// Waits until the relay answers `/v1/now`, trying every `interval` for at most `timeout`; throws the last error.
+    public func waitUntilReachable(timeout: Duration = .seconds(30), interval: Duration = .milliseconds(50)) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while true {
+            let failure: RelayAPIError
+            do {
+                _ = try await call("GET", "/v1/now")
+                return
+            } catch {
+                failure = error
+            }
+            guard failure.isRetryable, clock.now < deadline else { throw failure }
+            try await Task.sleep(for: interval)
+        }
     }
 
     /// Pauses, resumes or quits the node.

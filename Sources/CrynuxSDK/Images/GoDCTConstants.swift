@@ -1,5 +1,5 @@
 /// The float64 constants of goimagehash v1.1.0's Lee DCT (`2·cos((i+0.5)·π/N)` as Go computes them), by bit
-/// pattern, from `vectors/phash/dct-constants.json`: 21 of the 63 differ by one ulp from C's `cos`.
+/// pattern, from `Tests/TestSupport/Fixtures/phash/dct-constants.json`: 21 of the 63 differ by one ulp from C's `cos`.
 enum GoDCTConstants {
     static let dct64: [Double] = [
         Double(bitPattern: 0x3ffffd886084cd0c), Double(bitPattern: 0x3fffe9cdad01883a), Double(bitPattern: 0x3fffc26470e19fd4),

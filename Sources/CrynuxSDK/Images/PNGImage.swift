@@ -1,4 +1,4 @@
-import CZlib
+import CCrynuxZlib
 import Foundation
 
 /// A decoded image in the pixel layout Go's `image/png` decoder picks for the file, which decides how the
@@ -212,7 +212,7 @@ public struct PNGImage: Sendable, Hashable {
                 stream.avail_in = uInt(inBuffer.count)
                 stream.next_out = outBuffer.baseAddress
                 stream.avail_out = uInt(outBuffer.count)
-                return CZlib.inflate(&stream, Z_FINISH)
+                return CCrynuxZlib.inflate(&stream, Z_FINISH)
             }
         }
         let produced = output.count - Int(stream.avail_out)

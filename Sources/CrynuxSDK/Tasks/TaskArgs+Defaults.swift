@@ -121,3 +121,20 @@ extension FinetuneLoraTaskArgs.TrainArgs {
 
 /// The network's name for the Stable Diffusion task arguments.
 public typealias InferenceTaskArgs = SDTaskArgs
+
+extension GPTTaskArgs {
+    /// These arguments with what they leave unset filled in: `maxNewTokens` when the generation config has none,
+    /// `seed` when the task has none, and sampling at `temperature` when one above 0 is given (greedy otherwise).
+    public func filling(maxNewTokens: Int, seed: Int, sampleAt temperature: Double?) -> GPTTaskArgs {
+        var task = self
+        var config = task.generationConfig ?? GenerationConfig()
+        config.maxNewTokens = config.maxNewTokens ?? maxNewTokens
+        if let temperature, temperature > 0 {
+            config.doSample = true
+            config.temperature = temperature
+        }
+        task.generationConfig = config
+        task.seed = task.seed ?? seed
+        return task
+    }
+}

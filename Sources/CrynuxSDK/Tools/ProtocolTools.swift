@@ -107,20 +107,6 @@ public enum ProtocolTools {
 
 /// The wallet commands behind `crynux wallet …`.
 public enum WalletTools {
-    /// Reads the password from `passwordFile` (its first line) or, failing that, from `environmentPassword`.
-    public static func password(file passwordFile: String?, environment environmentPassword: String?) throws(ToolError) -> String {
-        if let passwordFile {
-            guard let data = FileManager.default.contents(atPath: passwordFile) else {
-                throw ToolError("cannot read the password file \(passwordFile)")
-            }
-            var text = String(decoding: data, as: UTF8.self)
-            if let newline = text.firstIndex(where: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) { text = String(text[..<newline]) }
-            return text
-        }
-        if let environmentPassword { return environmentPassword }
-        throw ToolError("no password: pass --password-file FILE or set CRYNUX_WALLET_PASSWORD")
-    }
-
     /// Creates a new random key, writes it encrypted to `keystorePath` and returns its address.
     public static func create(keystorePath: String, password: String, kdf: KeystoreKDF) throws(ToolError) -> String {
         try store(PrivateKey.generate(), at: keystorePath, password: password, kdf: kdf)
@@ -154,16 +140,25 @@ public enum WalletTools {
     }
 }
 
-/// A command-line tool failure: one line for the user and the exit status (2 for bad input by default).
+/// Why a tool could not do its job: one line for the user, and whether the input was at fault.
 public struct ToolError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong, in general.
+    public struct Kind: Sendable, Hashable {
+        let name: String
+        /// The input (arguments, stdin, a file named by an argument) is invalid.
+        public static let invalidInput = Kind(name: "invalidInput")
+        /// Valid input, but the work failed (a template raised, a file could not be read).
+        public static let failed = Kind(name: "failed")
+    }
+
     /// The message.
     public var message: String
-    /// The process exit status.
-    public var exitCode: Int32
+    /// Whether the input was at fault.
+    public var kind: Kind
     /// Creates an error.
-    public init(_ message: String, exitCode: Int32 = 2) {
+    public init(_ message: String, kind: Kind = .invalidInput) {
         self.message = message
-        self.exitCode = exitCode
+        self.kind = kind
     }
     /// The message.
     public var description: String { message }
@@ -175,36 +170,36 @@ public enum TemplateTools {
     /// conversation file `{"messages": […], "tools": […], "template_args": {…}}`.
     ///
     /// - Parameter now: `YYYY-MM-DDTHH:MM:SS` for `strftime_now`, or nil for the local time now.
-    /// - Throws: `ToolError` with exit code 1, whose message says what failed and where.
+    /// - Throws: `ToolError` of kind `.failed`, whose message says what failed and where.
     public static func render(
         templatePath: String, conversationPath: String, addGenerationPrompt: Bool, bosToken: String?, eosToken: String?, now: String?
     ) throws(ToolError) -> String {
         let source = try templateSource(templatePath)
         guard let data = FileManager.default.contents(atPath: conversationPath) else {
-            throw ToolError("cannot read the conversation file \(conversationPath)", exitCode: 1)
+            throw ToolError("cannot read the conversation file \(conversationPath)", kind: .failed)
         }
         let conversation: JSONValue
         do { conversation = try JSONValue.parse(Array(data)) } catch {
-            throw ToolError("the conversation file is not valid JSON: \(error)", exitCode: 1)
+            throw ToolError("the conversation file is not valid JSON: \(error)", kind: .failed)
         }
         guard case .array(let messages)? = conversation["messages"] else {
-            throw ToolError("the conversation file needs a \"messages\" list", exitCode: 1)
+            throw ToolError("the conversation file needs a \"messages\" list", kind: .failed)
         }
         var tools: [JSONValue]? = nil
         switch conversation["tools"] {
         case .array(let t)?: tools = t
         case .null?, nil: break
-        default: throw ToolError("\"tools\" must be a list", exitCode: 1)
+        default: throw ToolError("\"tools\" must be a list", kind: .failed)
         }
         var arguments: [String: JSONValue] = [:]
         switch conversation["template_args"] {
         case .object(let members)?: for m in members { arguments[m.key] = m.value }
         case .null?, nil: break
-        default: throw ToolError("\"template_args\" must be an object", exitCode: 1)
+        default: throw ToolError("\"template_args\" must be an object", kind: .failed)
         }
         let clock: DateComponents
         if let now {
-            guard let parsed = parseLocalTime(now) else { throw ToolError("--now must look like 2026-11-22T00:00:00", exitCode: 1) }
+            guard let parsed = parseLocalTime(now) else { throw ToolError("--now must look like 2026-11-22T00:00:00", kind: .failed) }
             clock = parsed
         } else {
             clock = ChatTemplate.localComponents(Date())
@@ -215,12 +210,12 @@ public enum TemplateTools {
                 messagesJSON: messages, tools: tools, addGenerationPrompt: addGenerationPrompt, bosToken: bosToken, eosToken: eosToken,
                 arguments: arguments, now: clock)
         } catch {
-            throw ToolError(error.kind == .raised ? error.message : "\(error.kind) error: \(error.description)", exitCode: 1)
+            throw ToolError(error.kind == .raised ? error.message : "\(error.kind) error: \(error.description)", kind: .failed)
         }
     }
 
     static func templateSource(_ path: String) throws(ToolError) -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ToolError("cannot read the template file \(path)", exitCode: 1) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ToolError("cannot read the template file \(path)", kind: .failed) }
         let text = String(decoding: data, as: UTF8.self)
         // A tokenizer_config.json: its chat_template string, or the "default" of a list of named templates.
         if path.hasSuffix(".json"), let config = try? JSONValue.parse(Array(data)) {
@@ -230,7 +225,7 @@ public enum TemplateTools {
                 if let t = named.first(where: { $0["name"]?.stringValue == "default" })?["template"]?.stringValue { return t }
             default: break
             }
-            throw ToolError("\(path) has no chat_template", exitCode: 1)
+            throw ToolError("\(path) has no chat_template", kind: .failed)
         }
         return text
     }

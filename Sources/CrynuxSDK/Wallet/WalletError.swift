@@ -24,6 +24,8 @@ public struct WalletError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let signerMismatch = Code(name: "signerMismatch")
         /// A VRF proof that is malformed or does not verify.
         public static let invalidProof = Code(name: "invalidProof")
+        /// No keystore password was given, or its file cannot be read.
+        public static let missingPassword = Code(name: "missingPassword")
     }
 
     /// The kind of failure.

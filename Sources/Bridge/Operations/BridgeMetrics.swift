@@ -1,0 +1,88 @@
+import CrynuxSDK
+import Foundation
+import Metrics
+import Prometheus
+
+/// The Bridge's metrics, recorded through swift-metrics into a Prometheus registry of this Bridge's own (several
+/// Bridges in one process keep apart) and exposed as the text format at `/metrics`.
+final class BridgeMetrics: @unchecked Sendable {
+    /// Upper bounds of the latency histograms, seconds.
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(120),
+    ]
+
+    let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    private let latency: Metrics.Timer
+    private let firstByte: Metrics.Timer
+    private let promptTokens: Counter
+    private let completionTokens: Counter
+    private let fees: FloatingPointCounter
+    private let balance: Gauge
+    private let floor: Gauge
+    // Guarded by `lock`: one counter per route and status, one per run outcome and per run state.
+    private let lock = NSLock()
+    private var requests: [String: Counter] = [:]
+    private var finished: [String: Counter] = [:]
+    private var runs: [String: Gauge] = [:]
+
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets = [
+            "crynux_bridge_request_duration_seconds": Self.latencyBuckets, "crynux_bridge_time_to_first_byte_seconds": Self.latencyBuckets,
+        ]
+        self.factory = factory
+        latency = Metrics.Timer(label: "crynux_bridge_request_duration_seconds", factory: factory)
+        firstByte = Metrics.Timer(label: "crynux_bridge_time_to_first_byte_seconds", factory: factory)
+        promptTokens = Counter(label: "crynux_bridge_tokens_total", dimensions: [("kind", "prompt")], factory: factory)
+        completionTokens = Counter(label: "crynux_bridge_tokens_total", dimensions: [("kind", "completion")], factory: factory)
+        fees = FloatingPointCounter(label: "crynux_bridge_fees_cnx_total", factory: factory)
+        balance = Gauge(label: "crynux_bridge_balance_cnx", factory: factory)
+        floor = Gauge(label: "crynux_bridge_balance_floor_cnx", factory: factory)
+        for state in ["pending", "done", "failed"] { runs[state] = Gauge(label: "crynux_bridge_runs", dimensions: [("state", state)], factory: factory) }
+    }
+
+    /// Records one answered request (a stream's whole duration comes later, from `streamFinished`).
+    func request(route: String, status: Int, seconds: Double, streaming: Bool) {
+        let key = "\(route) \(status)"
+        let counter = lock.withLock {
+            if let c = requests[key] { return c }
+            let c = Counter(label: "crynux_bridge_requests_total", dimensions: [("route", route), ("status", String(status))], factory: factory)
+            requests[key] = c
+            return c
+        }
+        counter.increment()
+        firstByte.recordSeconds(seconds)
+        if !streaming { latency.recordSeconds(seconds) }
+    }
+
+    /// Records the whole duration of a streamed response.
+    func streamFinished(seconds: Double) { latency.recordSeconds(seconds) }
+
+    /// Records a finished paid run.
+    func run(status: String, usage: BridgeStore.Usage?, fee: Wei?) {
+        let counter = lock.withLock {
+            if let c = finished[status] { return c }
+            let c = Counter(label: "crynux_bridge_runs_finished_total", dimensions: [("status", status)], factory: factory)
+            finished[status] = c
+            return c
+        }
+        counter.increment()
+        if let usage {
+            promptTokens.increment(by: usage.promptTokens)
+            completionTokens.increment(by: usage.completionTokens)
+        }
+        if let fee, let cnx = Double(fee.cnxString) { fees.increment(by: cnx) }
+    }
+
+    /// The exposition text, after setting the gauges read at scrape time (balance, its floor, runs by state).
+    func exposition(balance current: Wei?, floor limit: Wei, runs counts: [String: Int]) -> [UInt8] {
+        balance.record(current.flatMap { Double($0.cnxString) } ?? .nan)
+        floor.record(Double(limit.cnxString) ?? .nan)
+        for (state, gauge) in lock.withLock({ runs }) { gauge.record(counts[state] ?? 0) }
+        var out: [UInt8] = []
+        registry.emit(into: &out)
+        return out
+    }
+}

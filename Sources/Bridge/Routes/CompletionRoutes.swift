@@ -1,0 +1,43 @@
+import CrynuxSDK
+import Foundation
+import Hummingbird
+
+extension BridgeService {
+    /// `POST /v1/completions`: the prompt becomes one user message (as the Crynux bridge maps it); the answer
+    /// comes back as `text_completion` choices.
+    func completion(_ request: Request, _ context: BridgeRequestContext) async throws -> Response {
+        let key = try key(request)
+        guard case (.object(var members), let bytes) = try await Self.body(request, context) else { throw OpenAIError.invalid("body", "The body must be an object.") }
+        guard let index = members.firstIndex(where: { $0.key == "prompt" }), let prompt = members[index].value.stringValue else {
+            throw OpenAIError.invalid("prompt", "prompt must be a string.")
+        }
+        for key in ["echo", "suffix", "best_of"] {
+            if let v = members.first(where: { $0.key == key })?.value, v != .null, v != .bool(false), v != .integer(1) {
+                throw OpenAIError.invalid(key, "\(key) is not supported.", code: "unsupported_parameter")
+            }
+        }
+        members.removeAll { ["echo", "suffix", "best_of"].contains($0.key) }
+        members[members.firstIndex { $0.key == "prompt" }!] = JSONMember(
+            "messages", .array([.object([JSONMember("role", .string("user")), JSONMember("content", .string(prompt))])]))
+        if members.contains(where: { $0.key == "stream" && $0.value == .bool(true) }) {
+            throw OpenAIError.invalid("stream", "Streaming is available on /v1/chat/completions; /v1/completions answers whole.", code: "unsupported_parameter")
+        }
+        let chat = try ChatRequest(json: .object(members), defaultMaxTokens: config.defaultMaxTokens)
+        let (admission, work, run) = try startLLM(chat, key: key, request: request, context: context, kind: "completion", body: bytes)
+        let (response, choices, timing) = try await answer(work, for: chat)
+        return Self.withHeaders(
+            Self.json(
+                .ok,
+                .object([
+                    JSONMember("id", .string(Self.responseID("cmpl-", run))),
+                    JSONMember("object", .string("text_completion")), JSONMember("created", .integer(run.created)), JSONMember("model", .string(chat.model)),
+                    JSONMember("choices", .array(choices.map { c in
+                        .object([
+                            JSONMember("text", .string(c.content ?? "")), JSONMember("index", .integer(c.index)), JSONMember("logprobs", .null),
+                            JSONMember("finish_reason", .string(c.finishReason)),
+                        ])
+                    })),
+                    JSONMember("usage", Self.usage(response.usage)),
+                ])), Self.rateHeaders(admission.limits).merging(timing) { $1 })
+    }
+}

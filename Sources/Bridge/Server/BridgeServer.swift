@@ -1,0 +1,104 @@
+import CrynuxSDK
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// The pieces of a running Bridge: its store, its configuration from settings, its HTTP server, and the whole of
+/// `crynux serve --relay` (the Bridge against any relay, starting nothing local).
+public enum BridgeServer {
+    /// Opens the Bridge's database in `dataDirectory`; on the first run creates the admin token and a first API key and
+    /// passes each to `announce` once (they are stored only as hashes).
+    public static func openStore(
+        _ dataDirectory: String, syncEveryCommit: Bool, announce: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+    ) throws -> BridgeStore {
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let store = try BridgeStore(path: dataDirectory + "/bridge.sqlite", syncEveryCommit: syncEveryCommit)
+        if try store.count() == 0 && store.list().isEmpty {
+            let (secret, _) = try store.create(name: "default")
+            announce("First API key (shown once, stored only as a hash): \(secret)")
+        }
+        if try !store.hasAdminToken() {
+            announce("Admin token (shown once, stored only as a hash): \(try store.rotateAdminToken())")
+        }
+        return store
+    }
+
+    /// The Bridge's configuration from `settings`, paying through `client` for `models`.
+    public static func configuration(_ settings: BridgeSettings, client: CrynuxClient, models: [String], store: BridgeStore) -> BridgeConfiguration {
+        BridgeConfiguration(
+            client: client, models: models, imageModels: settings.imageModels, store: store, fee: settings.fee, imageFee: settings.imageFee,
+            keepAlive: .seconds(settings.keepAlive), balanceFloor: settings.balanceFloor, balanceInterval: .seconds(settings.balanceInterval),
+            defaultMaxTokens: settings.defaultMaxTokens, drainTimeout: .seconds(settings.drainTimeout))
+    }
+
+    /// A logger at the settings' level.
+    public static func logger(_ settings: BridgeSettings, label: String = "crynux.bridge") -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
+        return logger
+    }
+
+    /// `crynux serve --relay URL --wallet FILE`: the Bridge against that relay, until SIGTERM or SIGINT (which drain it).
+    /// `walletPassword` is the keystore's password when `settings.walletPasswordFile` is not set.
+    public static func serveRemote(_ settings: BridgeSettings, walletPassword: String?) async throws {
+        guard let relayURL = settings.relayURL else { throw BridgeError("serveRemote needs relay_url") }
+        guard let walletPath = settings.wallet else { throw BridgeError("--relay needs --wallet (the paying keystore)") }
+        guard !settings.models.isEmpty || !settings.imageModels.isEmpty else { throw BridgeError("--relay needs --offer (the model ids to offer)") }
+        let logger = logger(settings)
+        let store = try openStore(settings.dataDirectory, syncEveryCommit: settings.durability == "power")
+        let password: String
+        do { password = try KeystorePassword.read(file: settings.walletPasswordFile, environmentValue: walletPassword) } catch {
+            throw BridgeError("\(error)")
+        }
+        let key = try Keystore.read(from: walletPath).decrypt(password: password)
+        let client = CrynuxClient(relay: relayURL, wallet: key, store: store, validationRatePercent: settings.validationRate ?? 1)
+        let bridge = BridgeService(configuration(settings, client: client, models: settings.models, store: store), logger: logger)
+        let http = BridgeHTTPServer(bridge: bridge, host: settings.host, port: settings.port, logger: logger)
+        logger.info(
+            "bridge starting",
+            metadata: [
+                "url": "http://\(settings.host):\(settings.port)/v1", "relay": "\(relayURL)", "models": "\(settings.models + settings.imageModels)",
+                "data": "\(settings.dataDirectory)", "wallet": "\(client.address)",
+            ])
+        let group = ServiceGroup(
+            configuration: .init(services: [bridge, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("bridge stopped")
+    }
+}
+
+/// The Bridge's HTTP server as a `Service`: on graceful shutdown it stops accepting connections, starts the
+/// Bridge's drain countdown, and returns once every request in flight has been answered.
+public struct BridgeHTTPServer: Service {
+    let app: Application<RouterResponder<BridgeRequestContext>>
+    let bridge: BridgeService
+
+    /// A server for `bridge`'s router on `host:port`.
+    public init(bridge: BridgeService, host: String, port: Int, logger: Logger) {
+        self.bridge = bridge
+        app = Application(
+            router: bridge.router(), configuration: .init(address: .hostname(host, port: port), serverName: "crynux-bridge"), logger: logger)
+    }
+
+    /// Serves until graceful shutdown.
+    public func run() async throws {
+        let bridge = self.bridge
+        try await withGracefulShutdownHandler {
+            try await app.run()
+        } onGracefulShutdown: {
+            bridge.beginDrain()
+        }
+    }
+}
+
+/// Why the Bridge could not start.
+public struct BridgeError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What was wrong.
+    public var message: String
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+    /// The message.
+    public var description: String { message }
+}

@@ -1,0 +1,69 @@
+import Bridge
+import CrynuxSDK
+import Foundation
+import Logging
+import NodeKit
+import Relay
+import ServiceLifecycle
+import UnixSignals
+
+/// `crynux serve`: the Bridge on an embedded network (a relay on loopback, a node serving every model of the model
+/// folder, the Bridge's wallet funded by the relay), or against any relay when `relay_url` is set.
+///
+/// Everything runs in one `ServiceGroup`: relay server, relay ticker, node, Bridge, Bridge HTTP. SIGTERM or SIGINT
+/// shuts them down in reverse: the Bridge stops accepting connections and answers (or hands over) the paid requests
+/// in flight, the node finishes its step and quits the network, the relay stops and its database closes.
+public enum CrynuxServe {
+    /// Serves until SIGTERM or SIGINT. `walletPassword` is the paying keystore's password for `relay_url` mode when no
+    /// password file is set; `environment` supplies the model folder's default (`CRYNUX_MODEL_DIR`, `XDG_DATA_HOME`).
+    public static func run(_ settings: BridgeSettings, walletPassword: String?, environment: [String: String]) async throws {
+        if settings.relayURL != nil {
+            try await BridgeServer.serveRemote(settings, walletPassword: walletPassword)
+            return
+        }
+        // A validation group needs three nodes: the embedded network's one node would wait for itself forever.
+        guard (settings.validationRate ?? 0) == 0 else {
+            throw EmbeddedNetworkError("validation_rate must be 0 on the embedded network (one node cannot form a validation group of three)")
+        }
+        guard settings.port != settings.relayPort else { throw EmbeddedNetworkError("the Bridge's port and the relay's port must differ") }
+        let logger = BridgeServer.logger(settings)
+        let data = settings.dataDirectory
+        let store = try BridgeServer.openStore(data, syncEveryCommit: settings.durability == "power")
+        let bridgeKey = try LocalWallet.loadOrCreate("bridge-wallet", in: data), nodeKey = try LocalWallet.loadOrCreate("node-wallet", in: data)
+
+        let modelDirectory = settings.modelDirectory ?? ModelStore.defaultDirectory(environment: environment)
+        let manifest = try ModelStore(directory: modelDirectory).manifest()
+        guard !manifest.files.isEmpty else {
+            throw EmbeddedNetworkError("\(modelDirectory) has no models: run `crynux model fetch` first (make serve does)")
+        }
+        let engines = try NodeRunner.engines(in: modelDirectory, threads: 1)
+
+        var configuration = EmbeddedNetwork.Configuration()
+        configuration.relayPort = settings.relayPort
+        configuration.dataDirectory = data + "/relay"
+        configuration.logger = Logger(label: "crynux.relay")
+        let network = try EmbeddedNetwork(configuration)
+        let relayURL = network.configuredRelayURL ?? "http://127.0.0.1:\(settings.relayPort)"
+        // Fund the Bridge's relay account from the relay's own ledger.
+        try await network.topUp(bridgeKey.address.checksummed, below: Wei(cnx: 1_000), amount: Wei(cnx: 10_000))
+        let node = network.node(
+            relayURL: relayURL, key: nodeKey, engines: engines, dataDirectory: data + "/node", logger: Logger(label: "crynux.node"))
+
+        let client = CrynuxClient(relay: relayURL, wallet: bridgeKey, store: store, validationRatePercent: 0)
+        let models = manifest.files.map(\.modelID)
+        let bridge = BridgeService(BridgeServer.configuration(settings, client: client, models: models, store: store), logger: logger)
+        let http = BridgeHTTPServer(bridge: bridge, host: settings.host, port: settings.port, logger: logger)
+        logger.info(
+            "bridge starting",
+            metadata: [
+                "url": "http://\(settings.host):\(settings.port)/v1", "relay": "\(relayURL) (embedded)", "models": "\(models + settings.imageModels)",
+                "data": "\(data)", "wallet": "\(client.address)", "node": "\(nodeKey.address.checksummed)",
+            ])
+        let group = ServiceGroup(
+            configuration: .init(
+                services: network.services + [node, bridge, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        try await network.relay.close()
+        logger.info("stopped: paid runs settled or handed over, node quit, relay closed")
+    }
+}

@@ -1,0 +1,35 @@
+import CrynuxSDK
+import Foundation
+
+/// A relay operation refused, in the relay's terms.
+public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// How the HTTP layer answers it.
+    public struct Kind: Sendable, Hashable {
+        let name: String
+        /// HTTP 400 `validation_error` with `field_name`.
+        public static let validation = Kind(name: "validation")
+        /// HTTP 404.
+        public static let notFound = Kind(name: "notFound")
+        /// HTTP 403.
+        public static let forbidden = Kind(name: "forbidden")
+        /// HTTP 413: the body is over the size limit.
+        public static let tooLarge = Kind(name: "tooLarge")
+    }
+
+    /// The kind.
+    public var kind: Kind
+    /// The field at fault (validation errors).
+    public var field: String
+    /// What was wrong.
+    public var message: String
+
+    /// A validation error naming `field`.
+    public static func validation(_ field: String, _ message: String) -> RelayError { RelayError(kind: .validation, field: field, message: message) }
+    /// Not found.
+    public static func notFound(_ message: String) -> RelayError { RelayError(kind: .notFound, field: "", message: message) }
+    /// Not allowed for this signer.
+    public static func forbidden(_ message: String) -> RelayError { RelayError(kind: .forbidden, field: "", message: message) }
+
+    /// `field: message`.
+    public var description: String { field.isEmpty ? message : "\(field): \(message)" }
+}

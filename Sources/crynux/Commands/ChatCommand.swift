@@ -1,0 +1,34 @@
+import ArgumentParser
+import CrynuxSDK
+import Foundation
+
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat", abstract: "Ask the network: create a chat task on RELAY paid by the wallet, follow it, print the answer.")
+    @Option(help: "The relay's base URL.") var relay: String
+    @Option(help: "The paying keystore (Web3 Secret Storage v3).") var wallet: String
+    @OptionGroup var password: PasswordOptions
+    @Option(help: "The Hugging Face model id.") var model = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    @Option(name: .customLong("max-tokens"), help: "The most new tokens (default 256).") var maxTokens = 256
+    @Option(help: "The fee per task in CNX (default 5).") var fee = "5"
+    @Option(name: .customLong("validation-rate"), help: "Percent of tasks the relay validates in groups (default 1, the network's rule).")
+    var validationRate = 1
+    @Argument(help: "The prompt.") var prompt: String
+    func run() async throws {
+        guard let feeWei = Wei(cnx: fee) else { throw CLIError("--fee must be a CNX amount") }
+        guard (0...100).contains(validationRate), maxTokens >= 1 else { throw CLIError("--validation-rate is 0…100 and --max-tokens at least 1") }
+        let key = try password.key(from: wallet)
+        let client = CrynuxClient(relay: relay, wallet: key, validationRatePercent: validationRate)
+        let status = StatusLine()
+        do {
+            let completion = try await client.chat(
+                model: model, messages: [.text(.user, prompt)], generation: GenerationConfig(maxNewTokens: maxTokens), fee: feeWei,
+                onEvent: { status.show($0) })
+            status.clear()
+            emit(completion.choices.first?.message.content ?? "")
+        } catch {
+            status.clear()
+            throw CLIError("\(error)", exitCode: 1)
+        }
+    }
+}
