@@ -12,7 +12,7 @@ public struct RelayRequestContext: RequestContext {
     public var maxUploadSize: Int { 32 << 20 }
 }
 
-/// The relay's HTTP API: the paths, envelopes, status codes and signature checks of `crynux-relay` (§2).
+/// The relay's HTTP API: the paths, envelopes, status codes and signature checks of `crynux-relay` (docs/protocol.md §2).
 public enum RelayHTTP {
     /// The router for `service`; `dev` adds `POST /v1/dev/faucet`.
     public static func router(service: RelayService, dev: Bool) -> Router<RelayRequestContext> {

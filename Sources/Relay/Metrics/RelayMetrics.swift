@@ -16,12 +16,12 @@ public final class RelayMetrics: @unchecked Sendable {
     let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
     private let dispatch: Metrics.Timer
-    private let queueLength: Gauge
-    private let tasksByState: [TaskStatus: Gauge]
-    private let nodesByStatus: [NodeStatus: Gauge]
+    private let queueLength: Metrics.Gauge
+    private let tasksByState: [TaskStatus: Metrics.Gauge]
+    private let nodesByStatus: [NodeStatus: Metrics.Gauge]
     // Guarded by `lock`: one counter and one timer per route and status.
     private let lock = NSLock()
-    private var requests: [String: (count: Counter, latency: Metrics.Timer)] = [:]
+    private var requests: [String: (count: Metrics.Counter, latency: Metrics.Timer)] = [:]
 
     /// Empty metrics.
     public init() {
@@ -31,12 +31,12 @@ public final class RelayMetrics: @unchecked Sendable {
         ]
         self.factory = factory
         dispatch = Metrics.Timer(label: "crynux_relay_dispatch_latency_seconds", factory: factory)
-        queueLength = Gauge(label: "crynux_relay_queue_length", factory: factory)
-        var tasks: [TaskStatus: Gauge] = [:]
-        for s in TaskStatus.allCases { tasks[s] = Gauge(label: "crynux_relay_tasks", dimensions: [("state", "\(s)")], factory: factory) }
+        queueLength = Metrics.Gauge(label: "crynux_relay_queue_length", factory: factory)
+        var tasks: [TaskStatus: Metrics.Gauge] = [:]
+        for s in TaskStatus.allCases { tasks[s] = Metrics.Gauge(label: "crynux_relay_tasks", dimensions: [("state", "\(s)")], factory: factory) }
         tasksByState = tasks
-        var nodes: [NodeStatus: Gauge] = [:]
-        for s in NodeStatus.allCases { nodes[s] = Gauge(label: "crynux_relay_nodes", dimensions: [("status", "\(s)")], factory: factory) }
+        var nodes: [NodeStatus: Metrics.Gauge] = [:]
+        for s in NodeStatus.allCases { nodes[s] = Metrics.Gauge(label: "crynux_relay_nodes", dimensions: [("status", "\(s)")], factory: factory) }
         nodesByStatus = nodes
     }
 
@@ -49,7 +49,7 @@ public final class RelayMetrics: @unchecked Sendable {
         let metrics = lock.withLock {
             if let m = requests[key] { return m }
             let m = (
-                Counter(label: "crynux_relay_requests_total", dimensions: [("route", route), ("status", String(status))], factory: factory),
+                Metrics.Counter(label: "crynux_relay_requests_total", dimensions: [("route", route), ("status", String(status))], factory: factory),
                 Metrics.Timer(label: "crynux_relay_request_duration_seconds", dimensions: [("route", route)], factory: factory)
             )
             requests[key] = m

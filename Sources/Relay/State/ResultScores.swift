@@ -1,7 +1,7 @@
 import CrynuxSDK
 import Crypto
 
-/// How the relay recomputes a result's score from the uploaded files (§4).
+/// How the relay recomputes a result's score from the uploaded files (docs/protocol.md §4).
 public enum ResultScores {
     /// `0x` + SHA-256 of `0.json`, the LLM score.
     public static func llm(_ files: [[UInt8]]) throws(RelayError) -> String {
