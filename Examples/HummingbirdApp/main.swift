@@ -39,7 +39,9 @@ guard let relay = options["relay"] else {
     exit(2)
 }
 let model = "HuggingFaceTB/SmolLM2-135M-Instruct"
-let store = try FileTaskStore(directory: options["runs"] ?? "runs")
+let runs = options["runs"] ?? "runs"
+let port = Int(options["port"] ?? "8082") ?? 8082
+let store = try FileTaskStore(directory: runs)
 let key: PrivateKey
 if let keystore = options["keystore"] {
     let password = try KeystorePassword.read(file: nil, environmentValue: ProcessInfo.processInfo.environment["CRYNUX_WALLET_PASSWORD"])
@@ -58,7 +60,7 @@ let client = CrynuxClient(relay: relay, wallet: key, store: store, validationRat
     let result = try await client.run(request, runID: id)
     let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0])
     let text = response.choices.first?.message.content ?? ""
-    try Data(text.utf8).write(to: URL(fileURLWithPath: (options["runs"] ?? "runs") + "/\(id).answer"), options: .atomic)
+    try Data(text.utf8).write(to: URL(fileURLWithPath: runs + "/\(id).answer"), options: .atomic)
     return text
 }
 
@@ -77,8 +79,8 @@ router.post("/ask") { request, context -> String in
 }
 router.get("/answers/:id") { _, context -> String in
     let id = try context.parameters.require("id").filter { $0.isLetter || $0.isNumber || $0 == "-" }
-    guard let data = FileManager.default.contents(atPath: (options["runs"] ?? "runs") + "/\(id).answer") else { throw HTTPError(.notFound) }
+    guard let data = FileManager.default.contents(atPath: runs + "/\(id).answer") else { throw HTTPError(.notFound) }
     return String(decoding: data, as: UTF8.self)
 }
-let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: Int(options["port"] ?? "8082") ?? 8082)))
+let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
 try await app.runService()

@@ -70,7 +70,12 @@ public final class BridgeService: Service, Sendable {
     func drainRuns() async {
         while registry.count > 0 && !drainSignal.expired { try? await Task.sleep(for: .milliseconds(20)) }
         let left = registry.cancelAll()
-        if left > 0 { logger.notice("paid runs handed to the next start", metadata: ["count": "\(left)"]) }
+        guard left > 0 else { return }
+        // Cancelled runs end at their next suspension point, leaving their records pending; wait for that.
+        let clock = ContinuousClock()
+        let until = clock.now + .seconds(5)
+        while registry.count > 0 && clock.now < until { try? await Task.sleep(for: .milliseconds(10)) }
+        logger.notice("paid runs handed to the next start", metadata: ["count": "\(left)"])
     }
 
     /// Waits for every run in flight, however long (tests).

@@ -1,4 +1,4 @@
-import Bridge
+@testable import Bridge
 import CrynuxSDK
 import EmbeddedNetwork
 import Foundation
@@ -267,6 +267,45 @@ struct BridgeFixture {
             #expect(key.spent == Wei(cnx: 10) && key.reserved == .zero)
             #expect(try fixture.store.usage(groupBy: "key", since: nil, until: nil).first?.requests == 2)
             #expect(try await fixture.network.service.read { $0.tasks.count } == 2, "the task created before the crash was not created again")
+        }
+    }
+
+    @Test func aRunStillInFlightWhenTheDrainRunsOutIsHandedToTheNextStartAndPaidOnce() async throws {
+        try await F.with { client, _, fixture in
+            let (key, record) = try fixture.store.create(name: "drain")
+            // A Bridge that gives paid runs no time at all once its shutdown begins.
+            let draining = BridgeService(
+                BridgeConfiguration(
+                    client: CrynuxClient(relay: try #require(fixture.relayURL), wallet: fixture.wallet, store: fixture.store, validationRatePercent: 0),
+                    models: [Self.model], store: fixture.store, balanceFloor: .zero, drainTimeout: .milliseconds(1)))
+            try await Application(router: draining.router()).test(.router) { drainingClient in
+                let answered = Task {
+                    try await drainingClient.execute(
+                        uri: "/v1/chat/completions", method: .post, headers: F.headers(key, [.init("Idempotency-Key")!: "drain-1"]),
+                        body: F.chat("Write a story about a cat.", extra: #","max_tokens":200"#)
+                    ) { r in (r.status, F.json(r.body)["error"]?["code"]?.stringValue) }
+                }
+                while try fixture.store.runs(status: "pending").isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+                draining.beginDrain()
+                let (status, code) = try await answered.value
+                #expect(status == .serviceUnavailable && code == "bridge_restarting", "the client is told to retry after the restart")
+                await draining.drainRuns()
+            }
+            #expect(try fixture.store.runs(status: "pending").count == 1, "the run was neither refunded nor failed")
+            #expect(try fixture.store.key(id: record.id)?.reserved == Wei(cnx: 5))
+            // The next start settles it once; the client's retry with its Idempotency-Key gets the answer without paying again.
+            let next = fixture.bridge(try #require(fixture.relayURL))
+            #expect(try await next.resumePendingRuns() == 1)
+            await next.waitForRunsInFlight()
+            try await Application(router: next.router()).test(.router) { nextClient in
+                try await nextClient.execute(
+                    uri: "/v1/chat/completions", method: .post, headers: F.headers(key, [.init("Idempotency-Key")!: "drain-1"]),
+                    body: F.chat("Write a story about a cat.", extra: #","max_tokens":200"#)
+                ) { r in #expect(r.status == .ok && F.json(r.body)["choices"]?[0]?["message"]?["content"]?.stringValue?.isEmpty == false) }
+            }
+            let settled = try #require(try fixture.store.key(id: record.id))
+            #expect(settled.spent == Wei(cnx: 5) && settled.reserved == .zero)
+            #expect(try await fixture.network.service.read { $0.tasks.count } == 1, "one relay task, created once")
         }
     }
 

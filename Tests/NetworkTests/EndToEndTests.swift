@@ -57,6 +57,30 @@ import Testing
     }
 }
 
+/// The embedded network's lifecycle: one `ServiceGroup`, shut down last-added first.
+@Suite(.serialized) struct EmbeddedNetworkLifecycleTests {
+    @Test func shuttingTheNetworkDownQuitsItsNodesBeforeTheRelayStops() async throws {
+        let generator = try #require(EndToEndTests.generator, "the bundled model is needed (make test fetches it)")
+        let network = try LocalNetwork.make(rate: 0)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("life-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let address = try await network.network.withRunning { running in
+            let node = try await running.start(network.node(running.relayURL, generator, dir: dir))
+            let address = await node.client.address
+            #expect(try await network.service.read { $0.nodes[address]?.status } == .available)
+            return address
+        }
+        #expect(try await network.service.read { $0.nodes[address]?.status } == .quit, "the node told the relay it quit while the relay still ran")
+    }
+
+    @Test func aRelayThatCannotListenFailsRelayURLInsteadOfHanging() async throws {
+        var configuration = EmbeddedNetwork.Configuration()
+        configuration.host = "203.0.113.1"  // TEST-NET-3: not an address of this machine
+        let network = try EmbeddedNetwork(configuration)
+        await #expect(throws: (any Error).self) { try await network.withRunning { _ in () } }
+    }
+}
+
 /// A local network for a test: an embedded network (in-memory relay on a free loopback port, a clock the test
 /// moves by hand, matching after every relay call as the relay does), nodes with the real engine, funded wallets.
 struct LocalNetwork {
@@ -227,6 +251,31 @@ struct GradientImageEngine: ImageEngine {
 }
 
 @Suite(.serialized) struct ResumeTests {
+    @Test func aRunRecordedButStoppedBeforeTheRelayHadItsTaskCreatesItOnResume() async throws {
+        let generator = try #require(EndToEndTests.generator)
+        let network = try LocalNetwork.make(rate: 0)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await network.run { running in
+            try await running.start(network.node(running.relayURL, generator, dir: dir))
+            let wallet = PrivateKey.generate(), store = MemoryTaskStore()
+            let args = GPTTaskArgs(model: BundledModel.huggingFaceID, messages: ClientEndToEndTests.question, generationConfig: GenerationConfig(maxNewTokens: 32))
+            let request = TaskRequest(taskType: .llm, taskArgs: args.jsonString, modelIDs: [BundledModel.modelID], fee: Wei(cnx: 5))
+            // What a client saves before its create call, as if the process stopped right after saving it.
+            let identity = TaskIdentity.random()
+            await store.save(ClientTaskState(
+                id: "run-2", request: request,
+                attempts: [.init(taskID: identity.taskIDHex, nonces: [identity.nonceHex], commitments: [identity.commitmentHex], failure: nil)],
+                resultCommitment: nil))
+            let client = CrynuxClient(relay: running.relayURL, wallet: wallet, store: store, validationRatePercent: 0)
+            try await network.fund(client.address)
+            let result = try await client.run(request, runID: "run-2")
+            #expect(result.commitment == identity.commitmentHex, "the recorded commitment, created now")
+            #expect(try await network.service.read { $0.tasks.count } == 1)
+            #expect(try await client.balance() == Wei(cnx: 95))
+        }
+    }
+
     @Test func aRestartedClientResumesItsRunWithoutCreatingTasksTwice() async throws {
         let generator = try #require(EndToEndTests.generator)
         let network = try LocalNetwork.make(rate: 0)

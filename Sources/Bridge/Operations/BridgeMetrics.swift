@@ -16,16 +16,16 @@ final class BridgeMetrics: @unchecked Sendable {
     private let factory: PrometheusMetricsFactory
     private let latency: Metrics.Timer
     private let firstByte: Metrics.Timer
-    private let promptTokens: Counter
-    private let completionTokens: Counter
-    private let fees: FloatingPointCounter
-    private let balance: Gauge
-    private let floor: Gauge
+    private let promptTokens: Metrics.Counter
+    private let completionTokens: Metrics.Counter
+    private let fees: Metrics.FloatingPointCounter
+    private let balance: Metrics.Gauge
+    private let floor: Metrics.Gauge
     // Guarded by `lock`: one counter per route and status, one per run outcome and per run state.
     private let lock = NSLock()
-    private var requests: [String: Counter] = [:]
-    private var finished: [String: Counter] = [:]
-    private var runs: [String: Gauge] = [:]
+    private var requests: [String: Metrics.Counter] = [:]
+    private var finished: [String: Metrics.Counter] = [:]
+    private var runs: [String: Metrics.Gauge] = [:]
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -35,12 +35,12 @@ final class BridgeMetrics: @unchecked Sendable {
         self.factory = factory
         latency = Metrics.Timer(label: "crynux_bridge_request_duration_seconds", factory: factory)
         firstByte = Metrics.Timer(label: "crynux_bridge_time_to_first_byte_seconds", factory: factory)
-        promptTokens = Counter(label: "crynux_bridge_tokens_total", dimensions: [("kind", "prompt")], factory: factory)
-        completionTokens = Counter(label: "crynux_bridge_tokens_total", dimensions: [("kind", "completion")], factory: factory)
-        fees = FloatingPointCounter(label: "crynux_bridge_fees_cnx_total", factory: factory)
-        balance = Gauge(label: "crynux_bridge_balance_cnx", factory: factory)
-        floor = Gauge(label: "crynux_bridge_balance_floor_cnx", factory: factory)
-        for state in ["pending", "done", "failed"] { runs[state] = Gauge(label: "crynux_bridge_runs", dimensions: [("state", state)], factory: factory) }
+        promptTokens = Metrics.Counter(label: "crynux_bridge_tokens_total", dimensions: [("kind", "prompt")], factory: factory)
+        completionTokens = Metrics.Counter(label: "crynux_bridge_tokens_total", dimensions: [("kind", "completion")], factory: factory)
+        fees = Metrics.FloatingPointCounter(label: "crynux_bridge_fees_cnx_total", factory: factory)
+        balance = Metrics.Gauge(label: "crynux_bridge_balance_cnx", factory: factory)
+        floor = Metrics.Gauge(label: "crynux_bridge_balance_floor_cnx", factory: factory)
+        for state in ["pending", "done", "failed"] { runs[state] = Metrics.Gauge(label: "crynux_bridge_runs", dimensions: [("state", state)], factory: factory) }
     }
 
     /// Records one answered request (a stream's whole duration comes later, from `streamFinished`).
@@ -48,7 +48,7 @@ final class BridgeMetrics: @unchecked Sendable {
         let key = "\(route) \(status)"
         let counter = lock.withLock {
             if let c = requests[key] { return c }
-            let c = Counter(label: "crynux_bridge_requests_total", dimensions: [("route", route), ("status", String(status))], factory: factory)
+            let c = Metrics.Counter(label: "crynux_bridge_requests_total", dimensions: [("route", route), ("status", String(status))], factory: factory)
             requests[key] = c
             return c
         }
@@ -64,7 +64,7 @@ final class BridgeMetrics: @unchecked Sendable {
     func run(status: String, usage: BridgeStore.Usage?, fee: Wei?) {
         let counter = lock.withLock {
             if let c = finished[status] { return c }
-            let c = Counter(label: "crynux_bridge_runs_finished_total", dimensions: [("status", status)], factory: factory)
+            let c = Metrics.Counter(label: "crynux_bridge_runs_finished_total", dimensions: [("status", status)], factory: factory)
             finished[status] = c
             return c
         }

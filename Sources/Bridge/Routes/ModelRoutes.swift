@@ -21,7 +21,7 @@ extension BridgeService {
             guard offered.contains(id), key.allows(id) else { throw OpenAIError.modelNotFound(id) }
             return Self.json(.ok, Self.model(id))
         }
-        routes.post("/v1/embeddings") { request, _ in
+        routes.post("/v1/embeddings") { request, _ -> Response in
             _ = try self.key(request)
             throw OpenAIError(
                 status: 404, message: "Embeddings are not available: the Crynux Network has no embedding task type yet.", type: "invalid_request_error",

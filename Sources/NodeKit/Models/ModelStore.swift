@@ -247,3 +247,13 @@ public struct ModelStore: Sendable {
         return Hex.encode(hasher.finalize())
     }
 }
+
+/// Why a model could not be fetched, stored or listed.
+public struct ModelStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong.
+    public var message: String
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+    /// The message.
+    public var description: String { message }
+}
