@@ -5,11 +5,13 @@ import PackageDescription
 let package = Package(
     name: "TemplateBench",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(path: "../..")],
+    // The repository itself, through the `crynux-swift` symlink beside this file: a path dependency is named after its
+    // folder, and the checkout folder may have any name.
+    dependencies: [.package(path: "crynux-swift")],
     targets: [
         .executableTarget(
             name: "template-bench",
-            dependencies: [.product(name: "CrynuxSDK", package: "main")],
+            dependencies: [.product(name: "CrynuxSDK", package: "crynux-swift")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         )
     ],
