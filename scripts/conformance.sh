@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The OpenAI conformance suite (Tests/conformance): starts a fresh `crynux serve` on free loopback ports with a
-# throwaway data directory, then runs the official `openai` Python package, jsonschema and a headless Chromium
-# against it. Usage: scripts/conformance.sh CRYNUX_BIN [extra pytest arguments]
+# throwaway data directory, then runs the official `openai` Python package, jsonschema, Prometheus's text parser, a
+# headless Chromium and the examples of Examples/ (their binaries beside CRYNUX_BIN) against it.
+# Usage: scripts/conformance.sh CRYNUX_BIN [extra pytest arguments]
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -19,7 +20,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # --- The virtualenv, rebuilt only when the pins (or the Python) change. ---
-pins=(openai==3.54.0 pytest==9.0.3 jsonschema==4.26.0 playwright==1.65.2)
+pins=(openai==3.54.0 pytest==9.0.3 jsonschema==4.26.0 playwright==1.65.2 prometheus-client==0.26.0)
 venv="$root/.venv-conformance"
 py="$venv/bin/python"
 stamp="$venv/.conformance-pins"
@@ -107,6 +108,7 @@ fi
 
 export CRYNUX_BASE_URL="http://127.0.0.1:$port/v1"
 export CRYNUX_ROOT_URL="http://127.0.0.1:$port"
+export CRYNUX_RELAY_URL="http://127.0.0.1:$relay_port"
 export CRYNUX_API_KEY="$api_key"
 export CRYNUX_ADMIN_TOKEN="$admin_token"
 export CRYNUX_BIN="$bin"

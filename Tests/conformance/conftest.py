@@ -11,7 +11,7 @@ import jsonschema
 import openai
 import pytest
 
-ENVIRONMENT = ("CRYNUX_BASE_URL", "CRYNUX_ROOT_URL", "CRYNUX_API_KEY", "CRYNUX_ADMIN_TOKEN", "CRYNUX_BIN", "CRYNUX_DATA_DIR")
+ENVIRONMENT = ("CRYNUX_BASE_URL", "CRYNUX_ROOT_URL", "CRYNUX_RELAY_URL", "CRYNUX_API_KEY", "CRYNUX_ADMIN_TOKEN", "CRYNUX_BIN", "CRYNUX_DATA_DIR")
 SCHEMAS = json.loads((Path(__file__).parent / "openai-schemas.json").read_text())
 # A whole request may wait for the tiny model on a busy CPU; nothing should take longer than this.
 TIMEOUT = 120.0

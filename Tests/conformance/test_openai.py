@@ -8,8 +8,9 @@ import uuid
 import httpx2
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import validate
+from conftest import env, validate
 
 HELLO = [{"role": "user", "content": "Say hello."}]
 
@@ -450,12 +451,33 @@ def test_admin_balance(admin, http, api):
     assert api.get("/admin/balance").status_code in (401, 403)
 
 
-def test_health_metrics_openapi(http, admin):
+def test_health_metrics_openapi(http, admin, client, model):
     assert http.get("/health").status_code == 200
+    client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0)
     metrics = admin.get("/metrics")
     assert metrics.status_code == 200, metrics.text[:500]
-    assert "crynux_bridge_requests_total" in metrics.text
-    assert "crynux_bridge_balance_cnx" in metrics.text
+    assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+    # Parsed by Prometheus's own Python client: valid exposition text with the Bridge's metric families.
+    families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
+    for name, kind in [
+        ("crynux_bridge_requests", "counter"), ("crynux_bridge_request_duration_seconds", "histogram"),
+        ("crynux_bridge_time_to_first_byte_seconds", "histogram"), ("crynux_bridge_balance_cnx", "gauge"),
+        ("crynux_bridge_balance_floor_cnx", "gauge"), ("crynux_bridge_runs", "gauge"),
+    ]:
+        assert name in families and families[name].type == kind, (name, sorted(families))
+    assert any(s.labels.get("route") == "/v1/chat/completions" for s in families["crynux_bridge_requests"].samples)
+    # The embedded relay exposes its own: queue length, tasks by state, dispatch and request latency.
+    relay = httpx2.get(env("CRYNUX_RELAY_URL") + "/metrics", timeout=30)
+    assert relay.status_code == 200
+    relay_families = {f.name: f for f in text_string_to_metric_families(relay.text)}
+    for name, kind in [
+        ("crynux_relay_queue_length", "gauge"), ("crynux_relay_tasks", "gauge"), ("crynux_relay_nodes", "gauge"),
+        ("crynux_relay_dispatch_latency_seconds", "histogram"), ("crynux_relay_request_duration_seconds", "histogram"),
+        ("crynux_relay_requests", "counter"),
+    ]:
+        assert name in relay_families and relay_families[name].type == kind, (name, sorted(relay_families))
+    done = [s for s in relay_families["crynux_relay_tasks"].samples if s.labels.get("state") == "endSuccess"]
+    assert done and done[0].value >= 1, "the chats of this suite ended in endSuccess"
     spec = http.get("/openapi.json")
     assert spec.status_code == 200
     assert str(spec.json()["openapi"]).startswith("3.")

@@ -132,3 +132,70 @@ def test_sigkill_mid_task_then_restart_reconciles_every_paid_run():
             assert sum(row["requests"] for row in usage) == count
         finally:
             serve.stop()
+
+
+def node_status(relay_data, address):
+    """The node's status at a relay restarted over `relay_data` (its own process, public API only): 0 means quit."""
+    port = free_port()
+    relay = subprocess.Popen(
+        [os.environ["CRYNUX_BIN"], "relay", "--data-dir", relay_data, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/v1/node/{address}", timeout=1)
+                if r.status_code == 200:
+                    return r.json()["data"]["status"]
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("the restarted relay did not answer")
+    finally:
+        relay.terminate()
+        relay.wait(10)
+
+
+def test_sigterm_answers_the_paid_request_in_flight_quits_the_node_and_exits_0():
+    with tempfile.TemporaryDirectory() as data:
+        serve = Serve(data, free_port(), free_port())
+        serve.start()
+        try:
+            auth = {"Authorization": "Bearer " + serve.secret("First API key")}
+            admin = {"Authorization": "Bearer " + serve.secret("Admin token")}
+            body = {"model": MODEL, "messages": [{"role": "user", "content": "Write a story about a cat."}], "max_tokens": 120, "temperature": 0}
+            answer = {}
+
+            def send():
+                answer["response"] = httpx.post(serve.url + "/v1/chat/completions", json=body, headers=auth, timeout=120)
+
+            sender = threading.Thread(target=send)
+            sender.start()
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if httpx.get(serve.url + "/admin/tasks?status=pending", headers=admin).json()["data"]:
+                    break
+                time.sleep(0.02)
+            else:
+                raise AssertionError("the paid run never showed as pending")
+            serve.proc.send_signal(signal.SIGTERM)
+            code = serve.proc.wait(90)
+            sender.join(30)
+            assert code == 0, "crynux serve exits 0 after SIGTERM: " + open(os.path.join(data, "stderr.log")).read()[-2000:]
+            response = answer.get("response")
+            assert response is not None and response.status_code == 200, response.text if response is not None else "no answer"
+            assert response.json()["choices"][0]["message"]["content"], "the request in flight got its answer"
+            node = subprocess.run(
+                [os.environ["CRYNUX_BIN"], "wallet", "address", "--keystore", os.path.join(data, "node-wallet.json")],
+                capture_output=True, text=True, check=True, env={k: v for k, v in os.environ.items() if k != "CRYNUX_WALLET_PASSWORD"},
+            ).stdout.strip()
+        finally:
+            serve.stop()
+        # Started again, the relay remembers the node as quit (status 0), and the paid run as settled once.
+        assert node_status(os.path.join(data, "relay"), node) == 0, "the node quit the network before the relay stopped"
+        serve.start()
+        try:
+            assert httpx.get(serve.url + "/admin/tasks?status=pending", headers=admin).json()["data"] == []
+            assert len(httpx.get(serve.url + "/admin/tasks?status=done", headers=admin).json()["data"]) == 1
+        finally:
+            serve.stop()
