@@ -61,12 +61,13 @@ public final class BridgeService: Service, Sendable {
     /// answered with a 503 that hands the run to the next start (it stays pending and is settled then). The HTTP
     /// server calls it when it stops accepting connections; calling it again changes nothing.
     public func beginDrain() {
-        if drainSignal.begin(timeout: config.drainTimeout) {
+        let registry = self.registry
+        if drainSignal.begin(timeout: config.drainTimeout, onExpiry: { _ = registry.cancelAll() }) {
             logger.info("draining paid runs", metadata: ["in_flight": "\(registry.count)", "timeout_s": "\(config.drainTimeout.seconds)"])
         }
     }
 
-    /// Waits for the runs in flight until the drain deadline, then cancels the rest (they stay pending).
+    /// Waits for the runs in flight until the drain deadline, when they are cancelled (they stay pending).
     func drainRuns() async {
         while registry.count > 0 && !drainSignal.expired { try? await Task.sleep(for: .milliseconds(20)) }
         let left = registry.cancelAll()

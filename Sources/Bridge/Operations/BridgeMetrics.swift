@@ -23,7 +23,13 @@ final class BridgeMetrics: @unchecked Sendable {
     private let floor: Metrics.Gauge
     // Guarded by `lock`: one counter per route and status, one per run outcome and per run state.
     private let lock = NSLock()
-    private var requests: [String: Metrics.Counter] = [:]
+    private var requests: [RouteStatus: Metrics.Counter] = [:]
+
+    /// A route and an HTTP status: the key of the request counters.
+    struct RouteStatus: Hashable {
+        var route: String
+        var status: Int
+    }
     private var finished: [String: Metrics.Counter] = [:]
     private var runs: [String: Metrics.Gauge] = [:]
 
@@ -45,7 +51,7 @@ final class BridgeMetrics: @unchecked Sendable {
 
     /// Records one answered request (a stream's whole duration comes later, from `streamFinished`).
     func request(route: String, status: Int, seconds: Double, streaming: Bool) {
-        let key = "\(route) \(status)"
+        let key = RouteStatus(route: route, status: status)
         let counter = lock.withLock {
             if let c = requests[key] { return c }
             let c = Metrics.Counter(label: "crynux_bridge_requests_total", dimensions: [("route", route), ("status", String(status))], factory: factory)

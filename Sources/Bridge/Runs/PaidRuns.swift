@@ -165,17 +165,8 @@ extension BridgeService {
         return e
     }
 
-    /// The run's output, or the hand-over 503 once the shutdown countdown has run out (the run itself goes on).
+    /// The run's output; once the shutdown countdown has run out the run is cancelled and this is the hand-over 503.
     func outcome(of work: Task<RunOutput, any Error>) async throws -> RunOutput {
-        let drain = drainSignal
-        return try await withCheckedThrowingContinuation { continuation in
-            let first = FirstOutcome(continuation)
-            let expiry = drain.onExpiry { first.resume(.failure(Self.handedOver)) }
-            Task {
-                let result = await work.result
-                drain.cancel(expiry)
-                first.resume(result)
-            }
-        }
+        try await work.value
     }
 }

@@ -34,69 +34,31 @@ final class RunRegistry: @unchecked Sendable {
     }
 }
 
-/// The shutdown countdown: once begun, callbacks registered with `onExpiry` run when the drain timeout has passed.
+/// The shutdown countdown: once begun, `onExpiry` runs when the drain timeout has passed.
 final class DrainSignal: @unchecked Sendable {
     // Guarded by `lock`.
     private let lock = NSLock()
-    private var deadline: ContinuousClock.Instant?
+    private var begun = false
     private var fired = false
-    private var callbacks: [Int: @Sendable () -> Void] = [:]
-    private var nextID = 0
 
     /// Starts the countdown; false if it had already started.
-    func begin(timeout: Duration) -> Bool {
+    func begin(timeout: Duration, onExpiry: @escaping @Sendable () -> Void) -> Bool {
         let started: Bool = lock.withLock {
-            guard deadline == nil else { return false }
-            deadline = .now + timeout
+            guard !begun else { return false }
+            begun = true
             return true
         }
         guard started else { return false }
         Task {
             try? await Task.sleep(for: timeout)
-            let due = lock.withLock {
-                fired = true
-                defer { callbacks = [:] }
-                return Array(callbacks.values)
-            }
-            for callback in due { callback() }
+            lock.withLock { fired = true }
+            onExpiry()
         }
         return true
     }
 
     /// Whether the countdown has run out.
     var expired: Bool { lock.withLock { fired } }
-
-    /// Calls `callback` when the countdown runs out (at once if it has); the returned id cancels it.
-    func onExpiry(_ callback: @escaping @Sendable () -> Void) -> Int {
-        let (id, now): (Int, Bool) = lock.withLock {
-            if fired { return (-1, true) }
-            nextID += 1
-            callbacks[nextID] = callback
-            return (nextID, false)
-        }
-        if now { callback() }
-        return id
-    }
-
-    /// Forgets a callback.
-    func cancel(_ id: Int) { _ = lock.withLock { callbacks.removeValue(forKey: id) } }
-}
-
-/// A continuation resumed once, by whichever of several racers comes first.
-final class FirstOutcome<T: Sendable>: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<T, any Error>?
-
-    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = continuation }
-
-    func resume(_ result: Result<T, any Error>) {
-        let c: CheckedContinuation<T, any Error>? = lock.withLock {
-            defer { continuation = nil }
-            return continuation
-        }
-        c?.resume(with: result)
-    }
 }
 
 /// The outcome of a network task, set once by its watcher.
