@@ -9,9 +9,10 @@ struct Keys: ParsableCommand {
         subcommands: [Create.self, List.self, Update.self, Revoke.self, AdminToken.self])
 
     struct Location: ParsableArguments {
-        @Option(name: .customLong("data-dir"), help: "The Bridge's state (default ~/.local/share/crynux/serve).") var dataDir: String?
+        @Option(name: .customLong("data-dir"), help: "The Bridge's state (default $CRYNUX_BRIDGE_DATA_DIR, else ~/.local/share/crynux/serve).")
+        var dataDir: String?
         func store() throws -> BridgeStore {
-            let dir = dataDir ?? DataDirectory.path("serve", environment: environment)
+            let dir = dataDir ?? environment["CRYNUX_BRIDGE_DATA_DIR"] ?? BridgeSettings(environment: environment).dataDirectory
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 return try BridgeStore(path: dir + "/bridge.sqlite")
