@@ -12,6 +12,8 @@ import tempfile
 
 binary = sys.argv[1]
 fixtures = os.path.join(os.path.dirname(__file__), "..", "Tests", "CrynuxSDKTests", "Fixtures")
+# Vectors more than one test target reads are kept once, in the TestSupport target.
+shared_fixtures = os.path.join(os.path.dirname(__file__), "..", "Tests", "TestSupport", "Fixtures")
 passed = failed = 0
 
 
@@ -30,7 +32,10 @@ def check(name, ok, detail=""):
 
 
 def cases(name):
-    with open(os.path.join(fixtures, name + ".json"), encoding="utf-8") as f:
+    path = os.path.join(fixtures, name + ".json")
+    if not os.path.exists(path):
+        path = os.path.join(shared_fixtures, name + ".json")
+    with open(path, encoding="utf-8") as f:
         return json.load(f)["cases"]
 
 
