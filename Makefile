@@ -21,10 +21,11 @@ build: setup
 model: build
 	@$(CRYNUX) model fetch >/dev/null
 
-# Builds everything (failing on any warning in our own code), runs the Swift test suites (the engine's
-# against the bundled model), checks the command-line tools against every golden vector, then runs the
-# OpenAI conformance suite (the official openai package in .venv-conformance, headless Chromium for the chat
-# page) against a live `crynux serve` on the embedded network.
+# Builds everything, the examples included (failing on any warning in our own code), runs the Swift test suites
+# (the engine's against the bundled model), checks the command-line tools against every golden vector, then runs
+# the OpenAI conformance suite (the official openai package in .venv-conformance, Prometheus's parser, headless
+# Chromium for the chat page, the examples, SIGKILL and SIGTERM tests) against a live `crynux serve` on the
+# embedded network.
 test: setup
 	@scripts/build-checked.sh $(SWIFT) build --build-tests $(BUILD_FLAGS)
 	CRYNUX_MODEL_PATH="$$($(CRYNUX) model fetch)" $(SWIFT) test --skip-build $(BUILD_FLAGS)
