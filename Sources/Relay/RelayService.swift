@@ -70,38 +70,69 @@ public actor RelayService {
     /// Closes the database (the service must not be used afterwards).
     public func close() throws { try store.close() }
 
-    /// Stores result files, then moves the task on; files of a refused upload are removed again.
+    /// Accepts a node's result files: they are staged beside the task's results, the state change is committed, and
+    /// only then are they moved into place. A refused upload (a stranger's, a wrong score, the wrong state) touches no
+    /// result file; the staged copies are removed.
     public func uploadResults(_ commitment: String, files: [[UInt8]], by node: String) throws {
         let type = try read { state throws(RelayError) in
             guard let task = state.tasks[commitment] else { throw .notFound("Task not found") }
             return task.taskType
         }
-        let written = try writeFiles(commitment, files, type: type)
+        let staged = try stageFiles(commitment, files, type: type)
         do {
             try perform { state, now throws(RelayError) in
                 try state.uploadResults(commitment, files: files, by: node, now: now) { type, files in try ResultScores.score(type, files) }
             }
         } catch {
-            for path in written { try? FileManager.default.removeItem(atPath: path) }
-            if dataDirectory == nil { memoryFiles[commitment] = nil }
+            if let staged { try? FileManager.default.removeItem(atPath: staged.directory) }
             throw error
         }
+        guard let staged else {
+            memoryFiles[commitment] = files
+            return
+        }
+        try publish(staged, to: resultsDirectory(commitment))
     }
 
-    private func writeFiles(_ commitment: String, _ files: [[UInt8]], type: TaskType) throws -> [String] {
-        guard let dataDirectory else {
-            memoryFiles[commitment] = files
-            return []
+    /// Staged result files: a private folder of their own, and each file's final name.
+    struct StagedFiles {
+        var directory: String
+        var names: [String]
+    }
+
+    /// `inference_tasks/<commitment>/results` in the data directory.
+    func resultsDirectory(_ commitment: String) -> String { "\(dataDirectory ?? "")/inference_tasks/\(commitment)/results" }
+
+    /// Writes `files` into a new staging folder beside the task's results (nil when files are kept in memory).
+    private func stageFiles(_ commitment: String, _ files: [[UInt8]], type: TaskType) throws -> StagedFiles? {
+        guard let dataDirectory else { return nil }
+        let directory = "\(dataDirectory)/inference_tasks/\(commitment)/.upload-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var names: [String] = []
+        do {
+            for (i, file) in files.enumerated() {
+                let name = "\(i).\(type == .llm ? "json" : "png")"
+                guard FileManager.default.createFile(atPath: directory + "/" + name, contents: Data(file), attributes: [.posixPermissions: 0o600]) else {
+                    throw RelayStoreError("cannot write a result file in \(directory)")
+                }
+                names.append(name)
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
         }
-        let dir = "\(dataDirectory)/inference_tasks/\(commitment)/results"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var paths: [String] = []
-        for (i, file) in files.enumerated() {
-            let path = "\(dir)/\(i).\(type == .llm ? "json" : "png")"
-            try Data(file).write(to: URL(fileURLWithPath: path), options: .atomic)
-            paths.append(path)
+        return StagedFiles(directory: directory, names: names)
+    }
+
+    /// Moves staged files into `results` (each by one rename), then removes the staging folder.
+    private func publish(_ staged: StagedFiles, to results: String) throws {
+        try FileManager.default.createDirectory(atPath: results, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for name in staged.names {
+            guard rename(staged.directory + "/" + name, results + "/" + name) == 0 else {
+                throw RelayStoreError("cannot move the accepted result \(name) into \(results): errno \(errno)")
+            }
         }
-        return paths
+        try? FileManager.default.removeItem(atPath: staged.directory)
     }
 
     /// Result file `index` of a finished task, for its creator.
@@ -109,8 +140,8 @@ public actor RelayService {
         let task = try read { state throws(RelayError) in try state.task(commitment, for: creator) }
         guard task.creator == creator else { throw RelayError.forbidden("Signer not allowed") }
         guard task.status == .endSuccess || task.status == .endGroupSuccess else { throw RelayError.validation("task_id_commitment", "Task results not uploaded") }
-        if let dataDirectory {
-            let path = "\(dataDirectory)/inference_tasks/\(commitment)/results/\(index).\(task.taskType == .llm ? "json" : "png")"
+        if dataDirectory != nil {
+            let path = "\(resultsDirectory(commitment))/\(index).\(task.taskType == .llm ? "json" : "png")"
             guard let data = FileManager.default.contents(atPath: path) else { throw RelayError.notFound("Result file not found") }
             return Array(data)
         }
