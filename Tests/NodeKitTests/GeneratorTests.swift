@@ -24,6 +24,33 @@ import NodeKit
         #expect(outputs[0].count > 24)  // two sequences
     }
 
+    @Test func absurdTaskNumbersAreInvalidArgumentsNotTraps() throws {
+        let generator = try #require(Self.generators[1])
+        func kind(_ config: GenerationConfig) -> EngineError.Kind? {
+            let task = GPTTaskArgs(model: BundledModel.huggingFaceID, messages: [.text(.user, "Hi")], generationConfig: config)
+            do {
+                _ = try generator.run(task: task)
+                return nil
+            } catch let error as EngineError { return error.kind } catch { return nil }
+        }
+        #expect(kind(GenerationConfig(maxNewTokens: Int.max)) == .invalidArgument, "max_new_tokens near 2^63")
+        #expect(kind(GenerationConfig(maxNewTokens: Int.max - 3)) == .invalidArgument)
+        #expect(kind(GenerationConfig(maxNewTokens: 4, numReturnSequences: Int.max)) == .invalidArgument, "num_return_sequences near 2^63")
+        #expect(kind(GenerationConfig(maxNewTokens: 4, numReturnSequences: 17)) == .invalidArgument)
+        #expect(kind(GenerationConfig(maxNewTokens: 4, numReturnSequences: 2)) == nil, "in range: it runs")
+    }
+
+    @Test func generationStopsAtTheTasksDeadline() throws {
+        let generator = try #require(Self.generators[1])
+        let task = GPTTaskArgs(model: BundledModel.huggingFaceID, messages: [.text(.user, "Write a long story.")], generationConfig: GenerationConfig(maxNewTokens: 1_000))
+        let start = ContinuousClock.now
+        #expect {
+            _ = try generator.run(task: task, until: start + .milliseconds(300))
+        } throws: { ($0 as? EngineError)?.kind == .cancelled }
+        // 1000 tokens take seconds here; stopping at the deadline means well under one.
+        #expect(ContinuousClock.now - start < .seconds(1))
+    }
+
     @Test func logitsAreBitIdenticalAcrossThreadCounts() throws {
         let model = try #require(Self.generators[1]?.model)
         var vectors: [[UInt32]] = []

@@ -176,6 +176,9 @@ public final class TextGenerator: @unchecked Sendable {
         pool = ThreadPool(threads: threads)
     }
 
+    /// The most sequences one request may ask for (`num_return_sequences`): each holds a copy of the KV cache.
+    public static let maxSequences = 16
+
     /// Generates up to `maxNewTokens` after `prompt`, `count` times; `onEvent` sees every token and the end
     /// of every sequence as they happen. `isCancelled` is polled between tokens.
     public func generate(
@@ -184,8 +187,11 @@ public final class TextGenerator: @unchecked Sendable {
     ) throws(EngineError) -> [GeneratedSequence] {
         guard !prompt.isEmpty else { throw EngineError("the prompt is empty", kind: .invalidArgument) }
         guard maxNewTokens >= 0 else { throw EngineError("max_new_tokens must not be negative", kind: .invalidArgument) }
-        guard count >= 1 else { throw EngineError("num_return_sequences must be at least 1", kind: .invalidArgument) }
-        guard prompt.count + maxNewTokens <= model.config.contextLength else {
+        guard (1...Self.maxSequences).contains(count) else {
+            throw EngineError("num_return_sequences must be 1…\(Self.maxSequences)", kind: .invalidArgument)
+        }
+        // Compared without adding, so a hostile max_new_tokens near Int.max cannot overflow.
+        guard prompt.count <= model.config.contextLength, maxNewTokens <= model.config.contextLength - prompt.count else {
             throw EngineError(
                 "the prompt (\(prompt.count) tokens) plus \(maxNewTokens) new tokens exceed the context of \(model.config.contextLength)",
                 kind: .invalidArgument)
@@ -265,8 +271,11 @@ public final class TextGenerator: @unchecked Sendable {
     /// Runs an LLM task as the network's worker does: the model's chat template over the messages (content
     /// blocks flattened to text), tokenised without added tokens, generation, then `GPTTaskResponse`.
     /// `quantize_bits` re-quantizes float weights (quantized files run as they are); `dtype` must be `auto`
-    /// or `float32`, the precision the engine computes in. Invalid arguments throw `EngineError.Kind.invalidArgument`.
-    public func run(task: GPTTaskArgs, onEvent: ((GenerationEvent) -> Void)? = nil) throws -> GPTTaskResponse {
+    /// or `float32`, the precision the engine computes in. Invalid arguments throw `EngineError.Kind.invalidArgument`;
+    /// past `deadline` the generation stops between tokens with `EngineError.Kind.cancelled`.
+    public func run(task: GPTTaskArgs, until deadline: ContinuousClock.Instant? = nil, onEvent: ((GenerationEvent) -> Void)? = nil) throws
+        -> GPTTaskResponse
+    {
         do { try task.validate() } catch { throw EngineError("invalid task arguments: \(error)", kind: .invalidArgument) }
         let quantization = try WeightQuantization(quantizeBits: task.quantizeBits)
         if let dtype = task.dtype, dtype != .auto, dtype != .float32 {
@@ -298,7 +307,8 @@ public final class TextGenerator: @unchecked Sendable {
             repetitionPenalty: config?.repetitionPenalty.map(Float.init), seed: UInt64(bitPattern: Int64(task.seed ?? 0)))
         let sequences = try generate(
             prompt: ids, maxNewTokens: task.resolvedMaxNewTokens, stopStrings: config?.stopStrings ?? [], sampling: sampling,
-            count: task.resolvedNumReturnSequences, quantization: quantization, onEvent: onEvent)
+            count: task.resolvedNumReturnSequences, quantization: quantization,
+            isCancelled: { deadline.map { ContinuousClock.now >= $0 } ?? false }, onEvent: onEvent)
         let completion = sequences.reduce(0) { $0 + $1.tokens.count }
         return GPTTaskResponse(
             model: task.model,

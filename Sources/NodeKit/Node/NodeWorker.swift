@@ -95,7 +95,9 @@ public actor NodeWorker: Service {
     let tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)?
 
     private var stopping = false
+    /// Tasks this node is done with (the most recent 10,000: a node's memory does not grow with its history).
     private var finished: Set<String> = []
+    private var finishedOrder: [String] = []
     private var scored: [String: [(name: String, bytes: [UInt8])]] = [:]
     /// Log lines (`NodeWorker.log`), for operators and tests.
     public private(set) var log: [String] = []
@@ -161,6 +163,15 @@ public actor NodeWorker: Service {
     /// Quits the network (after the current task, as the relay rules).
     public func quit() async throws { try await client.nodeAction("quit") }
 
+    private func markFinished(_ commitment: String) {
+        guard finished.insert(commitment).inserted else { return }
+        finishedOrder.append(commitment)
+        if finishedOrder.count > 10_000 {
+            for old in finishedOrder.prefix(1_000) { finished.remove(old) }
+            finishedOrder.removeFirst(1_000)
+        }
+    }
+
     private func note(_ line: String) {
         log.append(line)
         if log.count > 1000 { log.removeFirst(log.count - 1000) }
@@ -170,6 +181,11 @@ public actor NodeWorker: Service {
     /// One poll: run the current task, or upload its results once validated.
     func step() async throws {
         guard let commitment = try await client.currentTask(), !finished.contains(commitment) else { return }
+        // It names a folder of ours: only a well-formed commitment (0x + 64 hex digits) is taken from the relay.
+        guard Self.isCommitment(commitment) else {
+            note("the relay named a malformed task commitment; ignored")
+            return
+        }
         let record = try await client.task(commitment)
         switch record.status {
         case 1, 2:  // started: compute, once
@@ -179,7 +195,7 @@ public actor NodeWorker: Service {
             guard let files = scored[commitment] else { return }
             try await client.uploadResults(commitment, files: files)
             note("uploaded \(commitment)")
-            finished.insert(commitment)
+            markFinished(commitment)
             scored[commitment] = nil
         default:
             return
@@ -195,7 +211,7 @@ public actor NodeWorker: Service {
         }
         guard Int(record.json["task_type"]?.doubleValue ?? -1) == TaskType.llm.rawValue else {
             note("no engine for the task type of \(commitment); letting it time out")
-            finished.insert(commitment)
+            markFinished(commitment)
             return
         }
         let argsText = record.json["task_args"]?.stringValue ?? ""
@@ -207,32 +223,35 @@ public actor NodeWorker: Service {
         do { args = try GPTTaskArgs(json: Array(argsText.utf8)) } catch {
             note("invalid task arguments for \(commitment): \(error)")
             try await client.reportTaskError(commitment)
-            finished.insert(commitment)
+            markFinished(commitment)
             return
         }
         guard let engine = engines[base] else {
             note("no engine for \(base); letting \(commitment) time out")
-            finished.insert(commitment)
+            markFinished(commitment)
             return
         }
-        let outcome: Result<GPTTaskResponse, any Error> = await Self.offThread { Result { try engine.run(task: args) } }
+        // The engine stops at the task's deadline: past it the relay has already timed the task out.
+        let remaining = max(0, deadline.timeIntervalSinceNow)
+        let stop = ContinuousClock.now + .milliseconds(Int64(min(remaining, 86_400) * 1000))
+        let outcome: Result<GPTTaskResponse, any Error> = await Self.offThread { Result { try engine.run(task: args, until: stop) } }
         let response: GPTTaskResponse
         switch outcome {
         case .success(let r): response = r
         case .failure(let error as EngineError) where error.kind == .invalidArgument:
             note("invalid task arguments for \(commitment): \(error)")
             try await client.reportTaskError(commitment)
-            finished.insert(commitment)
+            markFinished(commitment)
             return
         case .failure(let error):
             // Not the task's fault: stay silent and let the relay time it out (a health penalty, never a slash).
             note("engine failed on \(commitment): \(error)")
-            finished.insert(commitment)
+            markFinished(commitment)
             return
         }
         guard Date() < deadline else {
             note("\(commitment) finished after its deadline; not submitted")
-            finished.insert(commitment)
+            markFinished(commitment)
             return
         }
         let file = (tamper?(response) ?? response).resultFile
@@ -252,24 +271,29 @@ public actor NodeWorker: Service {
         do { args = try SDTaskArgs(json: Array((record.json["task_args"]?.stringValue ?? "").utf8)) } catch {
             note("invalid task arguments for \(commitment): \(error)")
             try await client.reportTaskError(commitment)
-            finished.insert(commitment)
+            markFinished(commitment)
             return
         }
         let images: [[UInt8]]
         do { images = try await engine.generate(args) } catch {
             note("image engine failed on \(commitment): \(error)")
-            finished.insert(commitment)
+            markFinished(commitment)
             return
         }
         guard Date() < deadline, !images.isEmpty else {
             note("\(commitment): no images in time; not submitted")
-            finished.insert(commitment)
+            markFinished(commitment)
             return
         }
         let score = try PerceptionHash.score(pngs: images)
         scored[commitment] = images.enumerated().map { ("\($0.offset).png", $0.element) }
         try await client.submitScore(commitment, score: score)
         note("scored \(commitment): \(score)")
+    }
+
+    /// Whether `text` is `0x` followed by 64 hex digits.
+    static func isCommitment(_ text: String) -> Bool {
+        text.utf8.count == 66 && text.hasPrefix("0x") && text.utf8.dropFirst(2).allSatisfy { (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) }
     }
 
     static func parseTime(_ text: String?) -> TimeInterval {

@@ -13,19 +13,19 @@ extension RelayState {
         for task in tasks.values.filter({ !$0.status.isTerminal }).sorted(by: { $0.sequence < $1.sequence }) {
             switch task.status {
             case .queued:
-                let limit = task.taskType == .sdFinetuneLora ? config.finetuneQueueGrace + Int64(task.timeout) : config.queueTimeout
-                if now > task.createTime + limit { abort(task.commitment, .timeout, issuer: "", now: now) } else { continue }
+                let limit = task.taskType == .sdFinetuneLora ? Self.adding(config.finetuneQueueGrace, Int64(task.timeout)) : config.queueTimeout
+                if now > Self.adding(task.createTime, limit) { abort(task.commitment, .timeout, issuer: "", now: now) } else { continue }
             case .started, .parametersUploaded:
-                if now > (task.startTime ?? now) + Int64(task.timeout) {
+                if now > Self.adding(task.startTime ?? now, Int64(task.timeout)) {
                     if let n = task.selectedNode { penalise(n, now: now) }
                     abort(task.commitment, .timeout, issuer: "", now: now)
                 } else { continue }
             case .scoreReady, .errorReported:
-                if now > (task.scoreReadyTime ?? now) + config.validationTimeout {
+                if now > Self.adding(task.scoreReadyTime ?? now, config.validationTimeout) {
                     abort(task.commitment, .creatorValidationTimeout, issuer: "", now: now)
                 } else { continue }
             case .validated, .groupValidated:
-                if now > (task.validatedTime ?? now) + config.resultUploadTimeout {
+                if now > Self.adding(task.validatedTime ?? now, config.resultUploadTimeout) {
                     if let n = task.selectedNode { penalise(n, now: now) }
                     abort(task.commitment, .resultUploadTimeout, issuer: "", now: now)
                 } else { continue }
@@ -137,5 +137,11 @@ extension RelayState {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
         guard parts.count == 3, parts.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
         return parts.map { $0! }
+    }
+
+    /// `a + b`, saturating at the ends of Int64 (a deadline from stored or hostile numbers never traps).
+    static func adding(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
     }
 }

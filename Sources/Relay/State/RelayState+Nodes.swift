@@ -36,6 +36,7 @@ extension RelayState {
     public mutating func join(_ address: String, _ join: Join, now: Int64) throws(RelayError) {
         if let node = nodes[address], node.status != .quit { throw .validation("address", "Node already joined") }
         guard !join.gpuName.isEmpty, join.gpuVRAM > 0 else { throw .validation("gpu_name", "GPU name and VRAM are required") }
+        guard join.gpuVRAM <= Self.maxVRAM else { throw .validation("gpu_vram", "must be 1…\(Self.maxVRAM) GB") }
         guard let version = Self.version(join.version) else { throw .validation("version", "must be major.minor.patch") }
         var node = nodes[address] ?? RelayNode(
             address: address, status: .available, gpuName: join.gpuName, gpuVRAM: join.gpuVRAM, version: version, modelIDs: [],
@@ -61,6 +62,7 @@ extension RelayState {
         var node = try existingNode(address)
         guard node.status != .quit else { throw .validation("address", "Node not joined") }
         guard !gpuName.isEmpty, gpuVRAM > 0 else { throw .validation("gpu_name", "GPU name and VRAM are required") }
+        guard gpuVRAM <= Self.maxVRAM else { throw .validation("gpu_vram", "must be 1…\(Self.maxVRAM) GB") }
         guard let v = Self.version(version) else { throw .validation("version", "must be major.minor.patch") }
         node.gpuName = gpuName
         node.gpuVRAM = gpuVRAM

@@ -7,6 +7,13 @@ import Foundation
 /// from a seeded stream, so the same operations give the same state (tests replay them; persistence can
 /// journal them). Signature checks happen before these operations, at the HTTP edge.
 public struct RelayState: Sendable {
+    /// The most VRAM (GB) a task may ask for or a node may declare.
+    public static let maxVRAM = 4096
+    /// The most result files (images) one task may have.
+    public static let maxTaskSize = 256
+    /// The longest a fine-tuning task may run, seconds (7 days).
+    public static let maxFinetuneTimeout = 604_800
+
     /// The rules.
     public var config: RelayConfig
     /// Tasks by commitment.
@@ -146,7 +153,10 @@ public struct RelayState: Sendable {
             throw .validation("task_model_ids", "model ids are base:, lora: or controlnet:")
         }
         guard Self.version(new.taskVersion) != nil else { throw .validation("task_version", "must be major.minor.patch") }
-        guard new.minVRAM >= 0, new.requiredGPUVRAM >= 0, new.taskSize >= 1 else { throw .validation("task_size", "out of range") }
+        // Every number is range-checked before any arithmetic uses it.
+        guard (0...Self.maxVRAM).contains(new.minVRAM) else { throw .validation("min_vram", "must be 0…\(Self.maxVRAM) GB") }
+        guard (0...Self.maxVRAM).contains(new.requiredGPUVRAM) else { throw .validation("required_gpu_vram", "must be 0…\(Self.maxVRAM) GB") }
+        guard (1...Self.maxTaskSize).contains(new.taskSize) else { throw .validation("task_size", "must be 1…\(Self.maxTaskSize)") }
         guard new.requiredGPU.isEmpty || new.requiredGPUVRAM > 0 else { throw .validation("required_gpu_vram", "is required with required_gpu") }
         do {
             switch new.taskType {
@@ -156,7 +166,9 @@ public struct RelayState: Sendable {
             }
         } catch { throw .validation("task_args", "\(error)") }
         if new.taskType == .sdFinetuneLora {
-            guard let timeout = new.timeout, timeout > 0 else { throw .validation("timeout", "is required for fine-tuning tasks") }
+            guard let timeout = new.timeout, (1...Self.maxFinetuneTimeout).contains(timeout) else {
+                throw .validation("timeout", "is required for fine-tuning tasks: 1…\(Self.maxFinetuneTimeout) seconds")
+            }
         } else if let timeout = new.timeout, timeout != 0 {
             throw .validation("timeout", "is set by the relay for SD and LLM tasks")
         }
