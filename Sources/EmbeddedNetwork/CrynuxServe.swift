@@ -43,7 +43,7 @@ public enum CrynuxServe {
         configuration.dataDirectory = data + "/relay"
         configuration.logger = Logger(label: "crynux.relay")
         let network = try EmbeddedNetwork(configuration)
-        let relayURL = network.configuredRelayURL ?? "http://127.0.0.1:\(settings.relayPort)"
+        let relayURL = "http://\(configuration.host):\(settings.relayPort)"
         // Fund the Bridge's relay account from the relay's own ledger.
         try await network.topUp(bridgeKey.address.checksummed, below: Wei(cnx: 1_000), amount: Wei(cnx: 10_000))
         let node = network.node(

@@ -76,11 +76,6 @@ public final class EmbeddedNetwork: Sendable {
         return "http://\(configuration.host):\(port)"
     }
 
-    /// The relay's URL known without waiting: its configured port (nil for port 0, before the server runs).
-    public var configuredRelayURL: String? {
-        configuration.relayPort == 0 ? nil : "http://\(configuration.host):\(configuration.relayPort)"
-    }
-
     /// Credits `amount` to `address`'s relay account (the faucet, without HTTP).
     public func fund(_ address: String, amount: Wei) async throws {
         try await relay.perform { state, now throws(RelayError) in try state.deposit(to: address, amount: amount, now: now) }

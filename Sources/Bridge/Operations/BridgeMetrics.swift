@@ -21,7 +21,9 @@ final class BridgeMetrics: @unchecked Sendable {
     private let fees: Metrics.FloatingPointCounter
     private let balance: Metrics.Gauge
     private let floor: Metrics.Gauge
-    // Guarded by `lock`: one counter per route and status, one per run outcome and per run state.
+    /// Paid runs in the database by state, set at scrape time.
+    private let runs: [String: Metrics.Gauge]
+    // Guarded by `lock`: one counter per route and status, one per run outcome.
     private let lock = NSLock()
     private var requests: [RouteStatus: Metrics.Counter] = [:]
 
@@ -31,7 +33,6 @@ final class BridgeMetrics: @unchecked Sendable {
         var status: Int
     }
     private var finished: [String: Metrics.Counter] = [:]
-    private var runs: [String: Metrics.Gauge] = [:]
 
     init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -46,7 +47,9 @@ final class BridgeMetrics: @unchecked Sendable {
         fees = Metrics.FloatingPointCounter(label: "crynux_bridge_fees_cnx_total", factory: factory)
         balance = Metrics.Gauge(label: "crynux_bridge_balance_cnx", factory: factory)
         floor = Metrics.Gauge(label: "crynux_bridge_balance_floor_cnx", factory: factory)
+        var runs: [String: Metrics.Gauge] = [:]
         for state in ["pending", "done", "failed"] { runs[state] = Metrics.Gauge(label: "crynux_bridge_runs", dimensions: [("state", state)], factory: factory) }
+        self.runs = runs
     }
 
     /// Records one answered request (a stream's whole duration comes later, from `streamFinished`).
@@ -86,7 +89,7 @@ final class BridgeMetrics: @unchecked Sendable {
     func exposition(balance current: Wei?, floor limit: Wei, runs counts: [String: Int]) -> [UInt8] {
         balance.record(current.flatMap { Double($0.cnxString) } ?? .nan)
         floor.record(Double(limit.cnxString) ?? .nan)
-        for (state, gauge) in lock.withLock({ runs }) { gauge.record(counts[state] ?? 0) }
+        for (state, gauge) in runs { gauge.record(counts[state] ?? 0) }
         var out: [UInt8] = []
         registry.emit(into: &out)
         return out

@@ -44,7 +44,7 @@ extension BridgeService {
     /// Also gives the `Server-Timing` entry for the time the network's run took (the client's run alone: the
     /// Bridge's own settling is not counted as network).
     func answer(_ work: Task<RunOutput, any Error>, for chat: ChatRequest) async throws -> (GPTTaskResponse, [AnswerCheck.Choice], [String: String]) {
-        let output = try await outcome(of: work)
+        let output = try await work.value
         let timing = ["server-timing": String(format: "network;dur=%.3f", output.networkSeconds * 1000)]
         let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: output.files[0])
         do { return (response, try AnswerCheck.choices(response, for: chat), timing) } catch {

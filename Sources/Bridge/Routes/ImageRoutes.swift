@@ -78,7 +78,7 @@ extension BridgeService {
             taskType: .sd, taskArgs: args.jsonString, modelIDs: ["base:" + model], fee: config.imageFee * UInt64(n),
             minVRAM: sd15 ? 8 : (turbo ? 14 : 10), taskSize: n)
         let (work, _) = try paidRun(admission, request: request, requestID: context.requestID, kind: "image", model: model, body: bytes, task: task)
-        let files = try await outcome(of: work).files
+        let files = try await work.value.files
         return Self.withHeaders(
             Self.json(
                 .ok,

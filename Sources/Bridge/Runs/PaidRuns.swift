@@ -164,9 +164,4 @@ extension BridgeService {
         e.headers = ["retry-after": "5"]
         return e
     }
-
-    /// The run's output; once the shutdown countdown has run out the run is cancelled and this is the hand-over 503.
-    func outcome(of work: Task<RunOutput, any Error>) async throws -> RunOutput {
-        try await work.value
-    }
 }

@@ -142,11 +142,16 @@ public struct BridgeSettings: Sendable, Hashable {
         }
     }
 
+    /// The Bridge's data directory: `flag`, else `CRYNUX_BRIDGE_DATA_DIR`, else the default under `XDG_DATA_HOME`.
+    public static func dataDirectory(flag: String?, environment: [String: String]) -> String {
+        flag ?? environment["CRYNUX_BRIDGE_DATA_DIR"] ?? BridgeSettings(environment: environment).dataDirectory
+    }
+
     /// The settings of `crynux serve`, layered: defaults, then the JSON file (`configFile`, or `DATA_DIR/bridge.json`
     /// when present), then the `CRYNUX_BRIDGE_*` variables of `environment`, then `flags` (setting keys to values).
     public static func load(configFile: String?, environment: [String: String], flags: [(key: String, value: String)]) throws -> BridgeSettings {
         var settings = BridgeSettings(environment: environment)
-        let dataDirectory = flags.last { $0.key == "data_dir" }?.value ?? environment["CRYNUX_BRIDGE_DATA_DIR"] ?? settings.dataDirectory
+        let dataDirectory = dataDirectory(flag: flags.last { $0.key == "data_dir" }?.value, environment: environment)
         if let configFile {
             try settings.apply(configFile: configFile)
         } else if FileManager.default.fileExists(atPath: dataDirectory + "/bridge.json") {

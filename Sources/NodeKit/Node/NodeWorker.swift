@@ -292,9 +292,7 @@ public actor NodeWorker: Service {
     }
 
     /// Whether `text` is `0x` followed by 64 hex digits.
-    static func isCommitment(_ text: String) -> Bool {
-        text.utf8.count == 66 && text.hasPrefix("0x") && text.utf8.dropFirst(2).allSatisfy { (48...57).contains($0) || (97...102).contains($0) || (65...70).contains($0) }
-    }
+    static func isCommitment(_ text: String) -> Bool { text.hasPrefix("0x") && Hex.decode(text, count: 32) != nil }
 
     static func parseTime(_ text: String?) -> TimeInterval {
         guard let text, let date = ISO8601DateFormatter().date(from: text) else { return Date().timeIntervalSince1970 }

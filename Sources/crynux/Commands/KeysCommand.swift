@@ -12,7 +12,7 @@ struct Keys: ParsableCommand {
         @Option(name: .customLong("data-dir"), help: "The Bridge's state (default $CRYNUX_BRIDGE_DATA_DIR, else ~/.local/share/crynux/serve).")
         var dataDir: String?
         func store() throws -> BridgeStore {
-            let dir = dataDir ?? environment["CRYNUX_BRIDGE_DATA_DIR"] ?? BridgeSettings(environment: environment).dataDirectory
+            let dir = BridgeSettings.dataDirectory(flag: dataDir, environment: environment)
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 return try BridgeStore(path: dir + "/bridge.sqlite")
