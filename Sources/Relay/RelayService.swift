@@ -12,6 +12,8 @@ public actor RelayService {
     public nonisolated let dataDirectory: String?
     /// Queue length, tasks and nodes by state, dispatch and request latency, for `/metrics`.
     public nonisolated let metrics = RelayMetrics()
+    /// The signed messages accepted within the signature window (a write's signature works once).
+    nonisolated let replayGuard = ReplayGuard()
     private var memoryFiles: [String: [[UInt8]]] = [:]
     /// When each task created by this process entered the queue (monotonic), until it is dispatched.
     private var queuedAt: [String: ContinuousClock.Instant] = [:]

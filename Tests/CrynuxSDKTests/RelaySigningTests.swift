@@ -89,4 +89,19 @@ import Testing
         let signer = RelaySigner(key: try PrivateKey(hex: c.string("private_key")))
         #expect(try signer.signature(for: input, timestamp: Int64(try #require(c["timestamp"]?.doubleValue))) == c.string("signature"))
     }
+
+    @Test func aClientNeverSignsTheSameChangeTwiceButMayRepeatAReadsSignature() {
+        let stamps = SignatureStamps()
+        let now: Int64 = 1_800_000_000
+        let address = #"{"address":"0xA"}"#
+        // A balance query, then pause, resume and quit in the same second: each change gets its own timestamp,
+        // later than the read's, so a relay that accepts a signed change once takes all three.
+        #expect(stamps.next(for: address, now: now, change: false) == now)
+        #expect(stamps.next(for: address, now: now, change: false) == now)
+        let changes = (0..<3).map { _ in stamps.next(for: address, now: now, change: true) }
+        #expect(changes == [now + 1, now + 2, now + 3])
+        // Other messages are independent, and a change after its time has passed uses the clock again.
+        #expect(stamps.next(for: #"{"address":"0xB"}"#, now: now, change: true) == now)
+        #expect(stamps.next(for: address, now: now + 10, change: true) == now + 10)
+    }
 }

@@ -24,19 +24,19 @@ import Testing
             let api = API(service: service)
             var request = API.Input()
             request.fields = ["timestamp": [String(Int64(timestamp))], "signature": [try #require(c["signature"]?.stringValue)]]
-            #expect(try api.signer(request, signed: input) == address, "\(name)")
-            #expect(try api.signer(request, signed: input, expected: address) == address, "\(name)")
+            #expect(try api.signer(request, signed: input, use: .read) == address, "\(name)")
+            #expect(try api.signer(request, signed: input, expected: address, use: .read) == address, "\(name)")
             // A changed field, another timestamp, or the lowercase address are all refused.
             guard case .object(var members) = input, !members.isEmpty else { continue }
             members[0].value = .string("tampered")
-            #expect(throws: RelayError.self, "\(name)") { _ = try api.signer(request, signed: .object(members), expected: address) }
+            #expect(throws: RelayError.self, "\(name)") { _ = try api.signer(request, signed: .object(members), expected: address, use: .read) }
             var shifted = request
             shifted.fields["timestamp"] = [String(Int64(timestamp) + 1)]
-            #expect(throws: RelayError.self, "\(name)") { _ = try api.signer(shifted, signed: input, expected: address) }
-            #expect(throws: RelayError.self, "\(name)") { _ = try api.signer(request, signed: input, expected: address.lowercased()) }
+            #expect(throws: RelayError.self, "\(name)") { _ = try api.signer(shifted, signed: input, expected: address, use: .read) }
+            #expect(throws: RelayError.self, "\(name)") { _ = try api.signer(request, signed: input, expected: address.lowercased(), use: .read) }
             // Stale: more than 60 s from the relay's clock.
             clock.advance(31)
-            #expect(throws: RelayError.self, "\(name)") { _ = try api.signer(request, signed: input) }
+            #expect(throws: RelayError.self, "\(name)") { _ = try api.signer(request, signed: input, use: .read) }
         }
     }
 }

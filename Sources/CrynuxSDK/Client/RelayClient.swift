@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import MultipartKit
 import NIOCore
@@ -116,6 +117,14 @@ public struct RelayClient: Sendable {
     public var address: String { key.address.checksummed }
 
     var timestamp: Int64 { Int64(Date().timeIntervalSince1970) + clockOffset }
+    /// The timestamps this client (and its copies) signed with, so that no change reuses a signed message.
+    let stamps = SignatureStamps()
+
+    /// The timestamp to sign `members` with: now for a read; for a change, a second no earlier signature over the
+    /// same members used, since relays accept a signed change once (`ReplayGuard`).
+    func timestamp(signing members: [JSONMember], change: Bool) -> Int64 {
+        stamps.next(for: CanonicalJSON.encode(.object(members)), now: timestamp, change: change)
+    }
 
     /// Reads `/v1/now` and sets `clockOffset` so signatures carry the relay's time.
     public mutating func synchroniseClock() async throws(RelayAPIError) {
@@ -165,16 +174,16 @@ public struct RelayClient: Sendable {
         }
     }
 
-    /// A JSON body: the signed members plus `timestamp` and `signature`.
+    /// A JSON body for a change: the signed members plus `timestamp` and `signature`.
     func signedJSON(_ members: [JSONMember]) -> [UInt8] {
-        let ts = timestamp
+        let ts = timestamp(signing: members, change: true)
         let signature = RelaySigner(key: key).signature(for: .object(members), timestamp: ts)
         return Array(JSONValue.object(members + [JSONMember("timestamp", .integer(ts)), JSONMember("signature", .string(signature))]).compactText.utf8)
     }
 
-    /// Query items `timestamp` and `signature` over the signed members.
-    func signedQuery(_ members: [JSONMember]) -> [(String, String)] {
-        let ts = timestamp
+    /// Query items `timestamp` and `signature` over the signed members (`change` for a POST that changes state).
+    func signedQuery(_ members: [JSONMember], change: Bool = false) -> [(String, String)] {
+        let ts = timestamp(signing: members, change: change)
         return [("timestamp", String(ts)), ("signature", RelaySigner(key: key).signature(for: .object(members), timestamp: ts))]
     }
 
@@ -224,7 +233,7 @@ public struct RelayClient: Sendable {
             JSONMember("task_version", .string(t.taskVersion)), JSONMember("task_size", .integer(t.taskSize)),
             JSONMember("task_fee", .string(t.fee.decimalString)),
         ]
-        let ts = timestamp
+        let ts = timestamp(signing: signed, change: true)
         let signature = RelaySigner(key: key).signature(for: .object(signed), timestamp: ts)
         var form: [(String, String)] = [
             ("task_args", t.taskArgs), ("task_type", String(t.taskType.rawValue)), ("nonce", t.identity.nonceHex),
@@ -331,7 +340,7 @@ public struct RelayClient: Sendable {
 
     /// Uploads result files as multipart with repeated `files` fields.
     public func uploadResults(_ commitment: String, files: [(name: String, bytes: [UInt8])]) async throws(RelayAPIError) {
-        let query = signedQuery([JSONMember("task_id_commitment", .string(commitment))])
+        let query = signedQuery([JSONMember("task_id_commitment", .string(commitment))], change: true)
         let boundary = "crynux-" + Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255) })
         var parts = query.map { name, value in MultipartPart(headers: ["Content-Disposition": "form-data; name=\"\(name)\""], body: value) }
         for file in files {
@@ -379,5 +388,23 @@ public struct RelayClient: Sendable {
     /// Pauses, resumes or quits the node.
     public func nodeAction(_ action: String) async throws(RelayAPIError) {
         _ = try await call("POST", "/v1/node/\(address)/\(action)", contentType: "application/json", body: signedJSON([JSONMember("address", .string(address))]))
+    }
+}
+
+/// The last timestamp a client signed each message with (bounded to the signature window), shared by copies.
+final class SignatureStamps: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: [SHA256Digest: Int64] = [:]
+
+    /// The timestamp for `canonical` at `now`: `now` for a read, otherwise later than any earlier use of it.
+    func next(for canonical: String, now: Int64, change: Bool) -> Int64 {
+        let key = SHA256.hash(data: Array(canonical.utf8))
+        return lock.withLock {
+            if last.count > 4096 { last = last.filter { $0.value >= now - 2 * RelaySignatureVerifier.defaultTolerance } }
+            let previous = last[key]
+            let stamp = change ? max(now, (previous ?? now - 1) + 1) : now
+            last[key] = max(previous ?? stamp, stamp)
+            return stamp
+        }
     }
 }

@@ -68,17 +68,19 @@ struct API: Sendable {
     }
 
     /// Checks `timestamp`/`signature` over `signed` and returns the signer's EIP-55 address; with `expected`,
-    /// the signer must be that address.
-    func signer(_ input: Input, signed: JSONValue, expected: String? = nil) throws(RelayError) -> String {
+    /// the signer must be that address. `use` says whether the message may be presented again (`ReplayGuard`).
+    func signer(_ input: Input, signed: JSONValue, expected: String? = nil, use: ReplayGuard.Use) throws(RelayError) -> String {
         guard let timestamp = input.int("timestamp").map(Int64.init) else { throw .validation("timestamp", "is required") }
         guard let signature = input.string("signature"), !signature.isEmpty else { throw .validation("signature", "is required") }
         let now = service.clock.now()
         guard abs(now - timestamp) <= RelaySignatureVerifier.defaultTolerance else { throw .validation("timestamp", "Timestamp expired") }
         let address: Address
+        let canonical = CanonicalJSON.encode(signed)
         do {
-            address = try RelaySignatureVerifier.recoverAddress(canonical: CanonicalJSON.encode(signed), timestamp: timestamp, signature: signature)
+            address = try RelaySignatureVerifier.recoverAddress(canonical: canonical, timestamp: timestamp, signature: signature)
         } catch { throw .validation("signature", "Invalid signature") }
         if let expected, address.checksummed != expected { throw .validation("signature", "Invalid signature") }
+        try service.replayGuard.admit(signer: address.checksummed, canonical: canonical, timestamp: timestamp, use: use, now: now)
         return address.checksummed
     }
 
@@ -108,7 +110,7 @@ struct API: Sendable {
             JSONMember("task_size", input.int("task_size").map { .integer($0) } ?? .null), JSONMember("task_fee", .string(fee)),
         ]
         if timeout > 0 { signed.append(JSONMember("timeout", .integer(timeout))) }
-        let creator = try signer(input, signed: .object(signed))
+        let creator = try signer(input, signed: .object(signed), use: .write)
         let new = RelayState.NewTask(
             commitment: commitment, taskArgs: try input.required("task_args"), taskType: type, nonce: try input.required("nonce"),
             modelIDs: input.strings("task_model_ids"), minVRAM: try input.requiredInt("min_vram"), requiredGPU: input.string("required_gpu") ?? "",
@@ -122,7 +124,7 @@ struct API: Sendable {
     func getTask(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let commitment = try param(context, "commitment")
         let input = try await input(request, context)
-        let address = try signer(input, signed: .object([JSONMember("task_id_commitment", .string(commitment))]))
+        let address = try signer(input, signed: .object([JSONMember("task_id_commitment", .string(commitment))]), use: .read)
         return RelayHTTP.success(Self.record(try await service.read { state throws(RelayError) in try state.task(commitment, for: address) }))
     }
 
@@ -131,7 +133,8 @@ struct API: Sendable {
         let indexText = try param(context, "index")
         guard let index = Int(indexText), index >= 0 else { throw RelayError.validation("index", "must be a number") }
         let input = try await input(request, context)
-        let address = try signer(input, signed: .object([JSONMember("index", .string(indexText)), JSONMember("task_id_commitment", .string(commitment))]))
+        let address = try signer(
+            input, signed: .object([JSONMember("index", .string(indexText)), JSONMember("task_id_commitment", .string(commitment))]), use: .read)
         let bytes = try await service.result(commitment, index: index, for: address)
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
@@ -143,7 +146,7 @@ struct API: Sendable {
             JSONMember("public_key", .string(try input.required("public_key"))), JSONMember("task_id", .string(try input.required("task_id"))),
             JSONMember("task_id_commitments", .array(commitments.map { .string($0) })), JSONMember("vrf_proof", .string(try input.required("vrf_proof"))),
         ])
-        let creator = try signer(input, signed: signed)
+        let creator = try signer(input, signed: signed, use: .write)
         try await service.perform { state, now throws(RelayError) in
             try state.validate(
                 commitments: commitments, taskID: try input.required("task_id"), vrfProof: try input.required("vrf_proof"),
@@ -157,7 +160,8 @@ struct API: Sendable {
         let commitment = try param(context, "commitment")
         let input = try await input(request, context)
         let reason = try input.requiredInt("abort_reason")
-        let creator = try signer(input, signed: .object([JSONMember("abort_reason", .integer(reason)), JSONMember("task_id_commitment", .string(commitment))]))
+        let creator = try signer(
+            input, signed: .object([JSONMember("abort_reason", .integer(reason)), JSONMember("task_id_commitment", .string(commitment))]), use: .write)
         guard reason == Int(AbortReason.creatorCancelled.rawValue) else { throw RelayError.validation("abort_reason", "only 7 (cancelled) is allowed") }
         try await service.perform { state, now throws(RelayError) in try state.cancel(commitment, by: creator, now: now) }
         return RelayHTTP.success()
@@ -166,7 +170,7 @@ struct API: Sendable {
     func selectedNode(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let commitment = try param(context, "commitment")
         let input = try await input(request, context)
-        let address = try signer(input, signed: .object([JSONMember("task_id_commitment", .string(commitment))]))
+        let address = try signer(input, signed: .object([JSONMember("task_id_commitment", .string(commitment))]), use: .read)
         let node = try await service.read { state throws(RelayError) -> RelayNode in
             let task = try state.task(commitment, for: address)
             guard let selected = task.selectedNode, let node = state.nodes[selected] else { throw .notFound("Node not selected") }
@@ -182,7 +186,7 @@ struct API: Sendable {
     func balance(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let address = try param(context, "address")
         let input = try await input(request, context)
-        _ = try signer(input, signed: .object([JSONMember("address", .string(address))]), expected: address)
+        _ = try signer(input, signed: .object([JSONMember("address", .string(address))]), expected: address, use: .read)
         return RelayHTTP.success(.string(try await service.read { $0.balance(of: address).decimalString }))
     }
 
@@ -240,7 +244,7 @@ struct API: Sendable {
             JSONMember("model_ids", .array(input.strings("model_ids").map { .string($0) })), JSONMember("network", .string(input.string("network") ?? "")),
             JSONMember("staking", .string(staking)), JSONMember("version", .string(try input.required("version"))),
         ])
-        _ = try signer(input, signed: signed, expected: address)
+        _ = try signer(input, signed: signed, expected: address, use: .write)
         let join = RelayState.Join(
             gpuName: try input.required("gpu_name"), gpuVRAM: try input.requiredInt("gpu_vram"), modelIDs: input.strings("model_ids"),
             version: try input.required("version"), staking: stake, network: input.string("network") ?? "")
@@ -257,7 +261,7 @@ struct API: Sendable {
             JSONMember("gpu_vram", .integer(try input.requiredInt("gpu_vram"))),
             JSONMember("model_ids", .array(input.strings("model_ids").map { .string($0) })), JSONMember("version", .string(try input.required("version"))),
         ])
-        _ = try signer(input, signed: signed, expected: address)
+        _ = try signer(input, signed: signed, expected: address, use: .write)
         try await service.perform { state, now throws(RelayError) in
             try state.updateCapabilities(
                 address, gpuName: try input.required("gpu_name"), gpuVRAM: try input.requiredInt("gpu_vram"), modelIDs: input.strings("model_ids"),
@@ -274,7 +278,7 @@ struct API: Sendable {
         guard case .object(var members)? = input.json else { throw RelayError.validation("body", "must be a JSON object") }
         members.removeAll { $0.key == "timestamp" || $0.key == "signature" }
         if !members.contains(where: { $0.key == "task_id_commitment" }) { members.append(JSONMember("task_id_commitment", .string(commitment))) }
-        let node = try signer(input, signed: .object(members))
+        let node = try signer(input, signed: .object(members), use: .write)
         context.logger.warning("node error report", metadata: ["task": "\(commitment)", "node": "\(node)", "error_type": "\(input.string("error_type") ?? "")"])
         return RelayHTTP.success()
     }
@@ -304,7 +308,7 @@ struct API: Sendable {
     func nodeAction(_ action: String, _ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let address = try param(context, "address")
         let input = try await input(request, context)
-        _ = try signer(input, signed: .object([JSONMember("address", .string(address))]), expected: address)
+        _ = try signer(input, signed: .object([JSONMember("address", .string(address))]), expected: address, use: .write)
         try await service.perform { state, now throws(RelayError) in
             switch action {
             case "pause": try state.pause(address, now: now)
@@ -319,7 +323,8 @@ struct API: Sendable {
         let address = try param(context, "address")
         let input = try await input(request, context)
         let model = try input.required("model_id")
-        _ = try signer(input, signed: .object([JSONMember("address", .string(address)), JSONMember("model_id", .string(model))]), expected: address)
+        _ = try signer(
+            input, signed: .object([JSONMember("address", .string(address)), JSONMember("model_id", .string(model))]), expected: address, use: .write)
         try await service.perform { state, now throws(RelayError) in try state.modelDownloaded(address, model: model, now: now) }
         _ = try? await service.tick()
         return RelayHTTP.success()
@@ -329,7 +334,8 @@ struct API: Sendable {
         let commitment = try param(context, "commitment")
         let input = try await input(request, context)
         let score = try input.required("score")
-        let node = try signer(input, signed: .object([JSONMember("score", .string(score)), JSONMember("task_id_commitment", .string(commitment))]))
+        let node = try signer(
+            input, signed: .object([JSONMember("score", .string(score)), JSONMember("task_id_commitment", .string(commitment))]), use: .write)
         try await service.perform { state, now throws(RelayError) in try state.submitScore(commitment, score: score, by: node, now: now) }
         return RelayHTTP.success()
     }
@@ -338,7 +344,8 @@ struct API: Sendable {
         let commitment = try param(context, "commitment")
         let input = try await input(request, context)
         let code = try input.requiredInt("task_error")
-        let node = try signer(input, signed: .object([JSONMember("task_error", .integer(code)), JSONMember("task_id_commitment", .string(commitment))]))
+        let node = try signer(
+            input, signed: .object([JSONMember("task_error", .integer(code)), JSONMember("task_id_commitment", .string(commitment))]), use: .write)
         guard code == 1 else { throw RelayError.validation("task_error", "only 1 (invalid parameters) is reported") }
         try await service.perform { state, now throws(RelayError) in try state.reportError(commitment, by: node, now: now) }
         return RelayHTTP.success()
@@ -347,7 +354,7 @@ struct API: Sendable {
     func upload(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let commitment = try param(context, "commitment")
         let input = try await input(request, context)
-        let node = try signer(input, signed: .object([JSONMember("task_id_commitment", .string(commitment))]))
+        let node = try signer(input, signed: .object([JSONMember("task_id_commitment", .string(commitment))]), use: .writeAfterRead)
         try await service.uploadResults(commitment, files: input.files, by: node)
         _ = try? await service.tick()
         return RelayHTTP.success()

@@ -118,7 +118,7 @@ public enum RelayHTTP {
             body: ResponseBody(byteBuffer: ByteBuffer(string: value.compactText)))
     }
 
-    /// The relay's error shapes: 400 `validation_error` with `field_name`, 404/403 with a message, 500 otherwise.
+    /// The relay's error shapes: 400 `validation_error` with `field_name`, 404/403/413/429 with a message, 500 otherwise.
     static func failure(_ error: any Error) -> Response {
         if let error = error as? RelayError {
             switch error.kind {
@@ -129,6 +129,7 @@ public enum RelayHTTP {
                 ]))
             case .notFound: return json(.notFound, .object([JSONMember("message", .string(error.message))]))
             case .tooLarge: return json(.contentTooLarge, .object([JSONMember("message", .string(error.message))]))
+            case .busy: return json(.tooManyRequests, .object([JSONMember("message", .string(error.message))]))
             default: return json(.forbidden, .object([JSONMember("message", .string(error.message))]))
             }
         }

@@ -14,6 +14,8 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let forbidden = Kind(name: "forbidden")
         /// HTTP 413: the body is over the size limit.
         public static let tooLarge = Kind(name: "tooLarge")
+        /// HTTP 429: a quota or the relay's capacity is reached; trying again later may succeed.
+        public static let busy = Kind(name: "busy")
     }
 
     /// The kind.
@@ -29,6 +31,9 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func notFound(_ message: String) -> RelayError { RelayError(kind: .notFound, field: "", message: message) }
     /// Not allowed for this signer.
     public static func forbidden(_ message: String) -> RelayError { RelayError(kind: .forbidden, field: "", message: message) }
+
+    /// Over a quota or capacity (HTTP 429).
+    public static func busy(_ message: String) -> RelayError { RelayError(kind: .busy, field: "", message: message) }
 
     /// `field: message`.
     public var description: String { field.isEmpty ? message : "\(field): \(message)" }
