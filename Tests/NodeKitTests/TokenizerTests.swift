@@ -50,7 +50,7 @@ func intArray(_ v: JSONValue?) -> [Int] {
 
     @Test(arguments: TokenizerCase.cases("cases"))
     func encodesAsTransformers(_ c: TokenizerCase) throws {
-        let tokenizer = try #require(Self.tokenizer)
+        let tokenizer = try #require(TokenizerTests.tokenizer)
         let text = c.value["text"]?.stringValue ?? ""
         let ids = tokenizer.encode(text)
         #expect(ids == intArray(c.value["ids"]))
@@ -65,7 +65,7 @@ func intArray(_ v: JSONValue?) -> [Int] {
 
     @Test(arguments: TokenizerCase.cases("decode_cases"))
     func decodesAsTransformers(_ c: TokenizerCase) throws {
-        let tokenizer = try #require(Self.tokenizer)
+        let tokenizer = try #require(TokenizerTests.tokenizer)
         let skip = { if case .bool(true)? = c.value["skip_special_tokens"] { return true } else { return false } }()
         #expect(tokenizer.decode(intArray(c.value["ids"]), skipSpecial: skip) == c.value["text"]?.stringValue)
     }
@@ -156,5 +156,68 @@ struct TokenizerJSONCase: Sendable, CustomTestStringConvertible {
         #expect(throws: TokenizerError.self) { _ = try BPETokenizer(tokenizerJSON: Array(#"{"model": {"type": "Unigram", "vocab": []}}"#.utf8)) }
         let odd = #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\w+"}}}"#
         #expect(throws: TokenizerError.self) { _ = try BPETokenizer(tokenizerJSON: Array(odd.utf8)) }
+    }
+
+    /// The merge loop the first wave shipped (GPT-2's: find the best pair, merge every occurrence, rescan), which
+    /// matched transformers on every vector but is quadratic: the reference for the queue-based merge.
+    static func rescanningBPE(_ symbols: [String], ranks: [String: Int]) -> [String] {
+        var symbols = symbols
+        while symbols.count > 1 {
+            var best = Int.max, bestIndex = -1
+            for i in 0..<(symbols.count - 1) {
+                if let r = ranks[symbols[i] + " " + symbols[i + 1]], r < best { (best, bestIndex) = (r, i) }
+            }
+            guard bestIndex >= 0 else { break }
+            let (left, right) = (symbols[bestIndex], symbols[bestIndex + 1])
+            var merged: [String] = [], i = 0
+            while i < symbols.count {
+                if i >= bestIndex, i < symbols.count - 1, symbols[i] == left, symbols[i + 1] == right {
+                    merged.append(left + right)
+                    i += 2
+                } else {
+                    merged.append(symbols[i])
+                    i += 1
+                }
+            }
+            symbols = merged
+        }
+        return symbols
+    }
+
+    @Test func theQueueMergeAgreesWithTheRescanningMergeOnRandomWords() throws {
+        let tokenizer = try #require(TokenizerTests.tokenizer)
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("aaabbnnst eé".unicodeScalars)
+        for _ in 0..<300 {
+            let word = String(String.UnicodeScalarView((0..<Int.random(in: 1...40, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }))
+            let symbols = ByteLevel.encode(ArraySlice(word.unicodeScalars))
+            var merged = symbols
+            tokenizer.bpe(&merged)
+            #expect(merged == Self.rescanningBPE(symbols, ranks: tokenizer.mergeRanks), "\(word)")
+        }
+    }
+
+    /// `count` lowercase letters from a fixed linear congruential sequence: one pre-tokenizer piece that needs
+    /// thousands of different merges (a run of one letter needs only a few, each applied everywhere at once).
+    static func letters(_ count: Int) -> String {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        return String(String.UnicodeScalarView((0..<count).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Unicode.Scalar(UInt8(ascii: "a") + UInt8((state >> 33) % 26))
+        }))
+    }
+
+    @Test func aLongRunOfLettersCostsWorkLinearInItsLength() throws {
+        let tokenizer = try #require(TokenizerTests.tokenizer)
+        func lookups(_ n: Int) -> Int {
+            var symbols = ByteLevel.encode(ArraySlice(Self.letters(n).unicodeScalars))
+            return tokenizer.bpe(&symbols)
+        }
+        // Every merge looks up at most two new pairs after the first pass: at most 3n lookups at any length (the
+        // rescanning merge rescanned the whole run after each kind of merge: thousands of passes).
+        let short = lookups(4_000), long = lookups(64_000)
+        #expect(short <= 3 * 4_000 && long <= 3 * 64_000, "\(short) \(long)")
+        // And the encoder as a whole takes a megabyte of letters in one piece.
+        #expect(tokenizer.encode(Self.letters(1 << 20)).count > 100_000)
     }
 }

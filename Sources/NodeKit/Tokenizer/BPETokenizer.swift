@@ -279,43 +279,51 @@ public struct BPETokenizer: Sendable {
     }
 
     /// Merges adjacent symbols until no known pair remains: the lowest merge rank first, or (a SentencePiece
-    /// GGUF without merges) the highest-scoring resulting token; ties go to the leftmost pair.
-    func bpe(_ symbols: inout [String]) {
+    /// GGUF without merges) the highest-scoring resulting token; ties go to the leftmost pair. One merge at a
+    /// time from a priority queue over a linked list, as Hugging Face's tokenizers and llama.cpp do: O(n log n)
+    /// in the symbols of a piece, so a long run of letters costs no more than its length. Returns the number of
+    /// pairs looked up (the work done).
+    @discardableResult
+    func bpe(_ symbols: inout [String]) -> Int {
+        let n = symbols.count
+        guard n > 1 else { return 0 }
+        var lookups = 0
         let byScore = mergeRanks.isEmpty && !scores.isEmpty
-        while symbols.count > 1 {
-            var best = Float.infinity
-            var bestIndex = -1
-            for i in 0..<(symbols.count - 1) {
-                let priority: Float
-                if byScore {
-                    guard let id = ids[symbols[i] + symbols[i + 1]] else { continue }
-                    priority = -scores[id]
-                } else {
-                    guard let r = mergeRanks[symbols[i] + " " + symbols[i + 1]] else { continue }
-                    priority = Float(r)
-                }
-                if priority < best {
-                    best = priority
-                    bestIndex = i
-                }
+        func priority(_ a: String, _ b: String) -> Float? {
+            if byScore {
+                guard let id = ids[a + b] else { return nil }
+                return -scores[id]
             }
-            guard bestIndex >= 0 else { return }
-            let left = symbols[bestIndex]
-            let right = symbols[bestIndex + 1]
-            var merged: [String] = []
-            merged.reserveCapacity(symbols.count)
-            var i = 0
-            while i < symbols.count {
-                if i >= bestIndex, i < symbols.count - 1, symbols[i] == left, symbols[i + 1] == right {
-                    merged.append(left + right)
-                    i += 2
-                } else {
-                    merged.append(symbols[i])
-                    i += 1
-                }
-            }
-            symbols = merged
+            return mergeRanks[a + " " + b].map(Float.init)
         }
+        var next = Array(1...n), prev = Array(-1..<(n - 1)), version = [Int](repeating: 0, count: n)
+        var queue = PairQueue()
+        func consider(_ left: Int) {
+            let right = next[left]
+            lookups += 1
+            guard left >= 0, right < n, let p = priority(symbols[left], symbols[right]) else { return }
+            queue.push(.init(priority: p, left: left, right: right, leftVersion: version[left], rightVersion: version[right]))
+        }
+        for i in 0..<(n - 1) { consider(i) }
+        while let pair = queue.pop() {
+            // Stale: one side has merged since, or the two are no longer neighbours.
+            guard next[pair.left] == pair.right, version[pair.left] == pair.leftVersion, version[pair.right] == pair.rightVersion else { continue }
+            symbols[pair.left] += symbols[pair.right]
+            version[pair.left] += 1
+            version[pair.right] = -1
+            next[pair.left] = next[pair.right]
+            if next[pair.right] < n { prev[next[pair.right]] = pair.left }
+            if prev[pair.left] >= 0 { consider(prev[pair.left]) }
+            consider(pair.left)
+        }
+        var merged: [String] = []
+        var i = 0
+        while i < n {
+            merged.append(symbols[i])
+            i = next[i]
+        }
+        symbols = merged
+        return lookups
     }
 
     // MARK: Decoding
@@ -576,5 +584,53 @@ enum PreTokenizer {
             i = j
         }
         return pieces
+    }
+}
+
+/// A binary min-heap of candidate merges ordered by priority, then by position (leftmost first).
+struct PairQueue {
+    /// A possible merge of the symbols at `left` and `right`, valid while both keep their versions.
+    struct Pair {
+        var priority: Float
+        var left: Int
+        var right: Int
+        var leftVersion: Int
+        var rightVersion: Int
+
+        func precedes(_ other: Pair) -> Bool { priority < other.priority || (priority == other.priority && left < other.left) }
+    }
+
+    private var heap: [Pair] = []
+
+    /// Adds a candidate.
+    mutating func push(_ pair: Pair) {
+        heap.append(pair)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].precedes(heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    /// Removes and returns the first candidate, or nil when empty.
+    mutating func pop() -> Pair? {
+        guard let first = heap.first else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var best = parent
+                if left < heap.count, heap[left].precedes(heap[best]) { best = left }
+                if right < heap.count, heap[right].precedes(heap[best]) { best = right }
+                if best == parent { break }
+                heap.swapAt(parent, best)
+                parent = best
+            }
+        }
+        return first
     }
 }
