@@ -126,46 +126,132 @@ public enum JSONSchema {
         "definitions", "title", "description", "default", "examples", "strict", "$schema", "$id", "format", "uniqueItems", "nullable",
     ]
 
-    /// Checks that a schema only uses what this validator understands, so nothing is silently unchecked.
-    public static func check(_ schema: JSONValue, path: String = "") throws(Mismatch) {
+    /// The most schema objects a `response_format` schema may hold.
+    static let maxSchemaNodes = 2_000
+    /// The most validation steps one answer may take (each schema applied to each value is a step).
+    static let maxSteps = 200_000
+
+    /// Checks that a schema only uses what this validator understands, so nothing is silently unchecked, that
+    /// every `$ref` resolves, that no `$ref` leads back to itself without descending into the value (which no
+    /// value can satisfy in finite time, and `{"oneOf":[{"$ref":"#"},{"$ref":"#"}]}` doubles at every turn),
+    /// that its patterns compile for the linear-time matcher, and that it is not too large.
+    public static func check(_ schema: JSONValue) throws(Mismatch) {
+        var nodes = 0
+        try check(schema, path: "", root: schema, nodes: &nodes)
+        try checkRefCycles(schema)
+    }
+
+    static func check(_ schema: JSONValue, path: String, root: JSONValue, nodes: inout Int) throws(Mismatch) {
         guard case .object(let members) = schema else {
             if case .bool = schema { return }
             throw Mismatch(path: path, reason: "a schema must be an object")
         }
+        nodes += 1
+        guard nodes <= maxSchemaNodes else { throw Mismatch(path: path, reason: "the schema has more than \(maxSchemaNodes) subschemas") }
+        guard path.count < 4_096 else { throw Mismatch(path: "", reason: "the schema nests too deeply") }
         for m in members {
             guard keywords.contains(m.key) else { throw Mismatch(path: path, reason: "the keyword \(m.key) is not supported") }
             switch m.key {
             case "properties", "$defs", "definitions":
                 guard case .object(let subs) = m.value else { throw Mismatch(path: path, reason: "\(m.key) must be an object") }
-                for s in subs { try check(s.value, path: path + "/\(m.key)/\(s.key)") }
+                for s in subs { try check(s.value, path: path + "/\(m.key)/\(escape(s.key))", root: root, nodes: &nodes) }
             case "items", "additionalProperties", "not":
-                try check(m.value, path: path + "/\(m.key)")
+                try check(m.value, path: path + "/\(m.key)", root: root, nodes: &nodes)
             case "anyOf", "oneOf", "allOf", "prefixItems":
                 guard case .array(let subs) = m.value else { throw Mismatch(path: path, reason: "\(m.key) must be an array") }
-                for (i, s) in subs.enumerated() { try check(s, path: path + "/\(m.key)/\(i)") }
+                for (i, s) in subs.enumerated() { try check(s, path: path + "/\(m.key)/\(i)", root: root, nodes: &nodes) }
             case "pattern":
-                guard let p = m.value.stringValue, (try? NSRegularExpression(pattern: p)) != nil else {
-                    throw Mismatch(path: path, reason: "pattern is not a valid regular expression")
-                }
+                guard let p = m.value.stringValue else { throw Mismatch(path: path, reason: "pattern must be a string") }
+                do { _ = try SafeRegex(p) } catch { throw Mismatch(path: path, reason: "pattern: \(error)") }
+            case "$ref":
+                guard let ref = m.value.stringValue else { throw Mismatch(path: path, reason: "$ref must be a string") }
+                guard resolve(ref, in: root) != nil else { throw Mismatch(path: path, reason: "$ref \(ref) does not resolve (only local $refs are supported)") }
             default: break
             }
         }
     }
 
-    /// Validates `value` against `schema` (whose `$ref`s resolve inside `root`).
-    public static func validate(_ value: JSONValue, against schema: JSONValue, root: JSONValue? = nil, path: String = "", depth: Int = 0) throws(Mismatch) {
-        let root = root ?? schema
-        guard depth < 64 else { throw Mismatch(path: path, reason: "the schema nests too deeply (recursive $ref?)") }
+    /// A JSON pointer's token for `key`.
+    static func escape(_ key: String) -> String { key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }
+
+    /// The pointer of a local `$ref` (`#`, `#/$defs/x`), normalised to its tokens joined by `/`.
+    static func pointer(_ ref: String) -> String? {
+        guard ref.hasPrefix("#") else { return nil }
+        let rest = ref.dropFirst()
+        guard rest.isEmpty || rest.hasPrefix("/") else { return nil }
+        return String(rest)
+    }
+
+    /// The schema a local `$ref` points at inside `root`.
+    static func resolve(_ ref: String, in root: JSONValue) -> JSONValue? {
+        guard let pointer = pointer(ref) else { return nil }
+        var target: JSONValue? = root
+        for part in pointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {
+            var token = String(part)
+            if token.contains("~") { token = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~") }
+            if case .array(let items)? = target, let i = Int(token) {
+                target = i >= 0 && i < items.count ? items[i] : nil
+            } else {
+                target = target?[token]
+            }
+        }
+        return target
+    }
+
+    /// Refuses a `$ref` that reaches itself through `$ref`, `allOf`, `anyOf`, `oneOf` and `not` alone: those apply
+    /// to the same value, so such a loop never ends (recursion through `properties` or `items` is fine).
+    static func checkRefCycles(_ root: JSONValue) throws(Mismatch) {
+        // Depth-first search over subschemas by pointer, following same-value edges; gray = on the stack.
+        var state: [String: Bool] = [:]  // false: on the stack, true: done
+        func visit(_ pointer: String, _ schema: JSONValue) throws(Mismatch) {
+            if let done = state[pointer] {
+                if !done { throw Mismatch(path: pointer, reason: "a $ref leads back to itself without descending into the value") }
+                return
+            }
+            state[pointer] = false
+            if let ref = schema["$ref"]?.stringValue, let target = resolve(ref, in: root), let p = Self.pointer(ref) {
+                try visit(p, target)
+            }
+            for key in ["allOf", "anyOf", "oneOf"] {
+                if case .array(let subs)? = schema[key] {
+                    for (i, s) in subs.enumerated() { try visit(pointer + "/\(key)/\(i)", s) }
+                }
+            }
+            if let not = schema["not"] { try visit(pointer + "/not", not) }
+            state[pointer] = true
+        }
+        // Every subschema is a starting point.
+        func walk(_ pointer: String, _ schema: JSONValue) throws(Mismatch) {
+            guard case .object = schema else { return }
+            try visit(pointer, schema)
+            for key in ["properties", "$defs", "definitions"] {
+                if case .object(let subs)? = schema[key] { for s in subs { try walk(pointer + "/\(key)/\(escape(s.key))", s.value) } }
+            }
+            for key in ["items", "additionalProperties", "not"] { if let s = schema[key] { try walk(pointer + "/\(key)", s) } }
+            for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+                if case .array(let subs)? = schema[key] { for (i, s) in subs.enumerated() { try walk(pointer + "/\(key)/\(i)", s) } }
+            }
+        }
+        try walk("", root)
+    }
+
+    /// Validates `value` against `schema` (whose `$ref`s resolve inside `root`) within `maxSteps` steps.
+    public static func validate(_ value: JSONValue, against schema: JSONValue, root: JSONValue? = nil) throws(Mismatch) {
+        var steps = 0
+        try validate(value, against: schema, root: root ?? schema, path: "", depth: 0, steps: &steps)
+    }
+
+    static func validate(_ value: JSONValue, against schema: JSONValue, root: JSONValue, path: String, depth: Int, steps: inout Int) throws(Mismatch) {
+        steps += 1
+        guard steps <= maxSteps else { throw Mismatch(path: path, reason: "the schema takes more than \(maxSteps) steps to check on this value") }
+        guard depth < 256 else { throw Mismatch(path: path, reason: "the schema and value nest too deeply") }
         if case .bool(let b) = schema {
             if !b { throw Mismatch(path: path, reason: "no value is allowed here") }
             return
         }
         if let ref = schema["$ref"]?.stringValue {
-            var target: JSONValue? = root
-            guard ref.hasPrefix("#") else { throw Mismatch(path: path, reason: "only local $refs are supported") }
-            for part in ref.dropFirst().split(separator: "/") { target = target?[String(part).replacingOccurrences(of: "~1", with: "/")] }
-            guard let target else { throw Mismatch(path: path, reason: "$ref \(ref) does not resolve") }
-            try validate(value, against: target, root: root, path: path, depth: depth + 1)
+            guard let target = resolve(ref, in: root) else { throw Mismatch(path: path, reason: "$ref \(ref) does not resolve") }
+            try validate(value, against: target, root: root, path: path, depth: depth + 1, steps: &steps)
         }
         if let types = schema["type"] {
             let allowed: [String]
@@ -190,9 +276,9 @@ public enum JSONSchema {
             for m in members {
                 seen.insert(m.key)
                 if let sub = schema["properties"]?[m.key] {
-                    try validate(m.value, against: sub, root: root, path: path + "/" + m.key, depth: depth + 1)
+                    try validate(m.value, against: sub, root: root, path: path + "/" + m.key, depth: depth + 1, steps: &steps)
                 } else if let extra = schema["additionalProperties"] {
-                    try validate(m.value, against: extra, root: root, path: path + "/" + m.key, depth: depth + 1)
+                    try validate(m.value, against: extra, root: root, path: path + "/" + m.key, depth: depth + 1, steps: &steps)
                 }
             }
             if case .array(let required)? = schema["required"] {
@@ -206,23 +292,26 @@ public enum JSONSchema {
             var prefix = 0
             if case .array(let firsts)? = schema["prefixItems"] {
                 for (i, s) in firsts.enumerated() where i < items.count {
-                    try validate(items[i], against: s, root: root, path: path + "/\(i)", depth: depth + 1)
+                    try validate(items[i], against: s, root: root, path: path + "/\(i)", depth: depth + 1, steps: &steps)
                 }
                 prefix = firsts.count
             }
             if let each = schema["items"] {
                 for (i, item) in items.enumerated() where i >= prefix {
-                    try validate(item, against: each, root: root, path: path + "/\(i)", depth: depth + 1)
+                    try validate(item, against: each, root: root, path: path + "/\(i)", depth: depth + 1, steps: &steps)
                 }
             }
         case .string(let s):
             let length = s.unicodeScalars.count
             if let min = schema["minLength"]?.doubleValue, Double(length) < min { throw Mismatch(path: path, reason: "shorter than \(Int(min))") }
             if let max = schema["maxLength"]?.doubleValue, Double(length) > max { throw Mismatch(path: path, reason: "longer than \(Int(max))") }
-            if let p = schema["pattern"]?.stringValue, let regex = try? NSRegularExpression(pattern: p),
-                regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) == nil
-            {
-                throw Mismatch(path: path, reason: "does not match the pattern \(p)")
+            if let p = schema["pattern"]?.stringValue {
+                guard let regex = try? SafeRegex(p) else { throw Mismatch(path: path, reason: "the pattern \(p) is not supported") }
+                switch regex.firstMatch(in: s) {
+                case true?: break
+                case false?: throw Mismatch(path: path, reason: "does not match the pattern \(p)")
+                case nil: throw Mismatch(path: path, reason: "the pattern \(p) takes too long to check on this value")
+                }
             }
         case .number:
             let d = value.doubleValue ?? 0
@@ -232,19 +321,33 @@ public enum JSONSchema {
             if let v = schema["exclusiveMaximum"]?.doubleValue, d >= v { throw Mismatch(path: path, reason: "not below \(v)") }
         default: break
         }
-        if case .array(let all)? = schema["allOf"] {
-            for s in all { try validate(value, against: s, root: root, path: path, depth: depth + 1) }
-        }
-        if case .array(let any)? = schema["anyOf"] {
-            guard any.contains(where: { s in (try? validate(value, against: s, root: root, path: path, depth: depth + 1)) != nil }) else {
-                throw Mismatch(path: path, reason: "matches none of anyOf")
+        // A subschema that fails is an answer for anyOf/oneOf/not; running out of steps is not.
+        func passes(_ sub: JSONValue) throws(Mismatch) -> Bool {
+            do {
+                try validate(value, against: sub, root: root, path: path, depth: depth + 1, steps: &steps)
+                return true
+            } catch {
+                if steps > maxSteps { throw error }
+                return false
             }
         }
+        if case .array(let all)? = schema["allOf"] {
+            for s in all { try validate(value, against: s, root: root, path: path, depth: depth + 1, steps: &steps) }
+        }
+        if case .array(let any)? = schema["anyOf"] {
+            var matched = false
+            for s in any where try passes(s) {
+                matched = true
+                break
+            }
+            guard matched else { throw Mismatch(path: path, reason: "matches none of anyOf") }
+        }
         if case .array(let one)? = schema["oneOf"] {
-            let n = one.filter { s in (try? validate(value, against: s, root: root, path: path, depth: depth + 1)) != nil }.count
+            var n = 0
+            for s in one where try passes(s) { n += 1 }
             guard n == 1 else { throw Mismatch(path: path, reason: "matches \(n) of oneOf, not exactly one") }
         }
-        if let not = schema["not"], (try? validate(value, against: not, root: root, path: path, depth: depth + 1)) != nil {
+        if let not = schema["not"], try passes(not) {
             throw Mismatch(path: path, reason: "matches the schema under not")
         }
     }
