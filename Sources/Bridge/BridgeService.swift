@@ -32,12 +32,7 @@ public final class BridgeService: Service, Sendable {
     @discardableResult
     public func resumePendingRuns() async throws -> Int {
         await balance.refresh(config.client)
-        let pending = try config.store.runs(status: "pending", limit: .max)
-        for run in pending {
-            logger.info("reconciling a paid run left pending", metadata: ["run_id": "\(run.id)", "key_id": "\(run.keyID)"])
-            _ = execute(run)
-        }
-        return pending.count
+        return reconcilePendingRuns()
     }
 
     /// Resumes pending runs, then reads the balance every `balanceInterval` until graceful shutdown; then drains:
@@ -51,6 +46,8 @@ public final class BridgeService: Service, Sendable {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
                 await balance.refresh(client)
+                // Runs in doubt (the relay stopped answering mid-run) are followed again until the relay settles them.
+                self.reconcilePendingRuns()
             }
         }
         beginDrain()

@@ -118,26 +118,35 @@ struct BridgePartsTests {
         #expect(throws: BridgeError.self) { try BridgeSettings.load(configFile: dir + "/missing.json", environment: [:], flags: []) }
     }
 
-    @Test func theStoreHoldsSettlesAndReleasesFeesAndKeepsAnAppendOnlyLedger() throws {
+    @Test func theStoreHoldsTheMostARunCanCostChargesWhatTheRelayChargedAndKeepsAnAppendOnlyLedger() throws {
         let store = try BridgeStore(path: nil)
-        let (secret, key) = try store.create(name: "a", limits: .init(budget: Wei(cnx: 12)))
+        let (secret, key) = try store.create(name: "a", limits: .init(budget: Wei(cnx: 13)))
         #expect(try store.verify(secret)?.id == key.id && store.verify(secret + "x") == nil && key.prefix.hasPrefix("sk-crynux-"))
-        let request = TaskRequest(taskType: .llm, taskArgs: "{}", modelIDs: ["base:m"], fee: Wei(cnx: 5))
+        // A 2 CNX task may become a validation group of three: 6 CNX are held until the relay says what it cost.
+        let request = TaskRequest(taskType: .llm, taskArgs: "{}", modelIDs: ["base:m"], fee: Wei(cnx: 2))
+        #expect(request.maximumCost == Wei(cnx: 6))
         func reserve(_ idem: String?, _ fingerprint: String = "f") throws -> BridgeStore.ReserveOutcome {
             try store.reserve(keyID: key.id, idempotency: idem, fingerprint: fingerprint, kind: "chat", model: "m", request: request)
         }
         guard case .reserved(let one) = try reserve("a"), case .reserved(let two) = try reserve(nil) else { Issue.record("not reserved"); return }
+        #expect(try store.key(id: key.id)?.reserved == Wei(cnx: 12))
         guard case .existing(let again) = try reserve("a"), again.id == one.id else { Issue.record("idempotency"); return }
         guard case .insufficientBudget(let left) = try reserve(nil) else { Issue.record("budget"); return }
-        #expect(left == Wei(cnx: 2))
-        try store.complete(runID: one.id, files: [[1, 2, 3]], usage: .init(promptTokens: 3, completionTokens: 4, commitment: "0x01"))
-        try store.complete(runID: one.id, files: [[9]], usage: .init(promptTokens: 3, completionTokens: 4, commitment: "0x01"))
-        try store.fail(runID: two.id, error: "gone")
+        #expect(left == Wei(cnx: 1))
+        // The first run's answer cost one fee; completing it again changes nothing.
+        try store.complete(runID: one.id, files: [[1, 2, 3]], usage: .init(promptTokens: 3, completionTokens: 4, commitment: "0x01"), charged: Wei(cnx: 2))
+        try store.complete(runID: one.id, files: [[9]], usage: .init(promptTokens: 3, completionTokens: 4, commitment: "0x01"), charged: Wei(cnx: 2))
+        // The second failed, but the relay kept the fee of an invalidated task: charged although no answer came;
+        // a claim above the hold is cut to the hold.
+        try store.fail(runID: two.id, error: "gone", charged: Wei(cnx: 2))
         let after = try #require(try store.key(id: key.id))
-        #expect(after.spent == Wei(cnx: 5) && after.reserved == .zero, "completed once, the failed run released")
+        #expect(after.spent == Wei(cnx: 4) && after.reserved == .zero, "charged what the relay charged, holds released")
         #expect(try store.run(id: one.id)?.files == [[1, 2, 3]] && store.run(id: two.id)?.status == "failed")
+        guard case .reserved(let three) = try reserve(nil) else { Issue.record("not reserved"); return }
+        try store.complete(runID: three.id, files: [[1]], usage: .init(promptTokens: 1, completionTokens: 1, commitment: "0x03"), charged: Wei(cnx: 100))
+        #expect(try store.key(id: key.id)?.spent == Wei(cnx: 10))
         let rollup = try store.usage(groupBy: "model", since: nil, until: nil)
-        #expect(rollup.count == 1 && rollup[0].requests == 1 && rollup[0].promptTokens == 3 && rollup[0].fees == Wei(cnx: 5))
+        #expect(rollup.count == 1 && rollup[0].requests == 2 && rollup[0].promptTokens == 4 && rollup[0].fees == Wei(cnx: 8))
         #expect(throws: (any Error).self) { try store.queue.write { try $0.execute(sql: "UPDATE usage SET fee = '0'") } }
         #expect(throws: (any Error).self) { try store.queue.write { try $0.execute(sql: "DELETE FROM usage") } }
         let admin = try store.rotateAdminToken()

@@ -357,7 +357,7 @@ def test_rate_limit_rpm(new_key, make_client, model):
 
 
 def test_budget_exhausted(new_key, make_client, model):
-    key = new_key(budget="5")  # one request's fee on the embedded network
+    key = new_key(budget="15")  # one request's hold on the embedded network: 5 CNX, three times (a validation group)
     c = make_client(key)
     c.chat.completions.create(model=model, messages=HELLO, max_tokens=4)
     with pytest.raises(openai.RateLimitError) as info:

@@ -125,7 +125,9 @@ extension BridgeService {
                         usage.promptTokens = response.usage.promptTokens
                         usage.completionTokens = response.usage.completionTokens
                     }
-                    do { try config.store.complete(runID: run.id, files: result.files, usage: usage) } catch {
+                    // Charge what the relay charged the wallet for the run's tasks (validation copies included).
+                    let charged = await self.charges(of: run)?.charged ?? run.request.fee
+                    do { try config.store.complete(runID: run.id, files: result.files, usage: usage, charged: charged) } catch {
                         // The network was paid: leave the run pending, so the next start settles it instead of refunding it.
                         logger.error("a finished run could not be recorded", metadata: ["run_id": "\(run.id)", "error": "\(error)"])
                         var e = OpenAIError(status: 500, message: "The answer could not be recorded; it will be settled on restart.", type: "server_error", param: nil, code: nil)
@@ -133,7 +135,7 @@ extension BridgeService {
                         throw e
                     }
                     limiter.record(tokens: usage.promptTokens + usage.completionTokens, for: run.keyID)
-                    metrics.run(status: "done", usage: usage, fee: run.fee)
+                    metrics.run(status: "done", usage: usage, fee: charged)
                     logger.info(
                         "paid run done",
                         metadata: ["run_id": "\(run.id)", "task_commitment": "\(result.commitment)", "tokens": "\(usage.promptTokens + usage.completionTokens)"])
@@ -146,13 +148,58 @@ extension BridgeService {
                     logger.notice("paid run left pending for the next start", metadata: ["run_id": "\(run.id)"])
                     throw Self.handedOver
                 } catch {
-                    try? config.store.fail(runID: run.id, error: "\(error)")
+                    // A relay that stopped answering says nothing about the run: its tasks may still finish and be
+                    // paid. The run stays pending (its hold kept) until the relay tells how its tasks ended.
+                    guard !Self.isInDoubt(error), let charges = await self.charges(of: run), charges.settled else {
+                        logger.warning("paid run in doubt: kept until the relay answers", metadata: ["run_id": "\(run.id)", "error": "\(error)"])
+                        throw Self.inDoubt
+                    }
+                    try? config.store.fail(runID: run.id, error: "\(error)", charged: charges.charged)
                     metrics.run(status: "failed", usage: nil, fee: nil)
-                    logger.warning("paid run failed", metadata: ["run_id": "\(run.id)", "error": "\(error)"])
+                    logger.warning("paid run failed", metadata: ["run_id": "\(run.id)", "error": "\(error)", "charged": "\(charges.charged)"])
                     throw Self.networkFailure("\(error)")
                 }
             }
         }
+    }
+
+    /// What the relay charged for the run's tasks, or nil when the relay cannot say now.
+    func charges(of run: BridgeStore.Run) async -> (charged: Wei, settled: Bool)? {
+        let client = config.client
+        guard let commitments = try? await client.commitments(of: run.id) else { return nil }
+        return try? await client.charges(for: commitments, fee: run.request.fee)
+    }
+
+    /// Whether `error` leaves the run's outcome unknown (the relay could not be reached or answered 5xx).
+    static func isInDoubt(_ error: any Error) -> Bool {
+        if let error = error as? RelayAPIError { return error.isRetryable }
+        if let error = error as? CrynuxClientError { return error.isRetryable || (error.relayError?.isRetryable ?? false) }
+        return false
+    }
+
+    /// Starts every pending run not in flight (runs in doubt, or left by a stopped process); returns how many.
+    @discardableResult
+    func reconcilePendingRuns() -> Int {
+        let pending = (try? config.store.runs(status: "pending", limit: 1_000)) ?? []
+        var started = 0
+        for run in pending where registry.existing(run.id) == nil {
+            logger.info("reconciling a paid run left pending", metadata: ["run_id": "\(run.id)", "key_id": "\(run.keyID)"])
+            _ = execute(run)
+            started += 1
+        }
+        return started
+    }
+
+    /// The 503 of a request whose run's outcome is unknown because the relay stopped answering: its hold stays,
+    /// and the Bridge settles it once the relay answers; a retry with the same Idempotency-Key gets its answer.
+    static var inDoubt: OpenAIError {
+        var e = OpenAIError(
+            status: 503,
+            message: "The network's relay stopped answering during this paid run; it is kept and settled once the relay answers. "
+                + "Retry with the same Idempotency-Key to get its answer.",
+            type: "server_error", param: nil, code: "relay_unavailable")
+        e.headers = ["retry-after": "10"]
+        return e
     }
 
     /// The 503 of a request whose paid run is handed to the next start (the Bridge is shutting down): the client

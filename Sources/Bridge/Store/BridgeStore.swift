@@ -236,7 +236,7 @@ public final class BridgeStore: Sendable {
         public var files: [[UInt8]]?
         /// Why it failed.
         public var error: String?
-        /// The fee held for it.
+        /// The amount held for it (the most it can cost).
         public var fee: Wei
         /// Unix time of creation.
         public var created: Int
@@ -266,7 +266,8 @@ public final class BridgeStore: Sendable {
     }
 
     /// In one transaction: finds an earlier run with the same idempotency key, or checks the key's budget
-    /// (spent + held + fee ≤ budget), holds the fee and records the run as pending.
+    /// (spent + held + hold ≤ budget), holds the most the run can cost (`TaskRequest.maximumCost`: validation
+    /// copies included) and records the run as pending.
     public func reserve(keyID: String, idempotency: String?, fingerprint: String, kind: String, model: String, request: TaskRequest) throws
         -> ReserveOutcome
     {
@@ -283,11 +284,11 @@ public final class BridgeStore: Sendable {
             let key = Self.key(keyRow)
             if let budget = key.limits.budget {
                 let remaining = budget.subtracting(key.spent + key.reserved) ?? .zero
-                if remaining < request.fee { return .insufficientBudget(remaining: remaining) }
+                if remaining < request.maximumCost { return .insufficientBudget(remaining: remaining) }
             }
             let run = Run(
                 id: UUID().uuidString.lowercased(), keyID: keyID, idempotency: idempotency, fingerprint: fingerprint, kind: kind, model: model,
-                request: request, state: nil, status: "pending", files: nil, error: nil, fee: request.fee, created: Self.now)
+                request: request, state: nil, status: "pending", files: nil, error: nil, fee: request.maximumCost, created: Self.now)
             let requestText = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
             try db.execute(
                 sql: """
@@ -295,7 +296,7 @@ public final class BridgeStore: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
                     """,
                 arguments: [run.id, keyID, idempotency, fingerprint, kind, model, requestText, run.fee.decimalString, run.created])
-            try db.execute(sql: "UPDATE api_keys SET reserved = ? WHERE id = ?", arguments: [(key.reserved + request.fee).decimalString, keyID])
+            try db.execute(sql: "UPDATE api_keys SET reserved = ? WHERE id = ?", arguments: [(key.reserved + run.fee).decimalString, keyID])
             return .reserved(run)
         }
     }
@@ -316,41 +317,46 @@ public final class BridgeStore: Sendable {
         }
     }
 
-    /// In one transaction: marks the run done with its files, moves its fee from held to spent and appends the
-    /// usage row. Does nothing if the run is no longer pending (so reconciling twice charges once).
-    public func complete(runID: String, files: [[UInt8]], usage: Usage) throws {
+    /// In one transaction: marks the run done with its files, releases its hold, charges what the relay charged
+    /// (`charged`, at most the hold) and appends the usage row. Does nothing if the run is no longer pending (so
+    /// reconciling twice charges once).
+    public func complete(runID: String, files: [[UInt8]], usage: Usage, charged: Wei) throws {
         try queue.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ? AND status = 'pending'", arguments: [runID]), let run = Self.run(row),
                 let keyRow = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [run.keyID])
             else { return }
             let key = Self.key(keyRow)
             let result = JSONValue.array(files.map { .string(Data($0).base64EncodedString()) }).compactText
+            let charge = min(charged, run.fee)
             try db.execute(sql: "UPDATE runs SET status = 'done', result = ?, finished = ? WHERE id = ?", arguments: [result, Self.now, runID])
             try db.execute(
                 sql: "UPDATE api_keys SET reserved = ?, spent = ? WHERE id = ?",
-                arguments: [(key.reserved.subtracting(run.fee) ?? .zero).decimalString, (key.spent + run.fee).decimalString, run.keyID])
+                arguments: [(key.reserved.subtracting(run.fee) ?? .zero).decimalString, (key.spent + charge).decimalString, run.keyID])
             try db.execute(
                 sql: """
                     INSERT INTO usage (ts, key_id, run_id, model, endpoint, prompt_tokens, completion_tokens, fee, commitment)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    Self.now, run.keyID, runID, run.model, run.kind, usage.promptTokens, usage.completionTokens, run.fee.decimalString,
+                    Self.now, run.keyID, runID, run.model, run.kind, usage.promptTokens, usage.completionTokens, charge.decimalString,
                     usage.commitment,
                 ])
         }
     }
 
-    /// Marks a pending run failed and releases its held fee (the key is not charged for work it did not get).
-    public func fail(runID: String, error: String) throws {
+    /// Marks a pending run failed and releases its hold, charging only what the relay kept for it (`charged`, at
+    /// most the hold: an invalidated or unvalidated task is paid although no answer came).
+    public func fail(runID: String, error: String, charged: Wei = .zero) throws {
         try queue.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ? AND status = 'pending'", arguments: [runID]), let run = Self.run(row),
                 let keyRow = try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE id = ?", arguments: [run.keyID])
             else { return }
             let key = Self.key(keyRow)
+            let charge = min(charged, run.fee)
             try db.execute(sql: "UPDATE runs SET status = 'failed', error = ?, finished = ? WHERE id = ?", arguments: [error, Self.now, runID])
             try db.execute(
-                sql: "UPDATE api_keys SET reserved = ? WHERE id = ?", arguments: [(key.reserved.subtracting(run.fee) ?? .zero).decimalString, run.keyID])
+                sql: "UPDATE api_keys SET reserved = ?, spent = ? WHERE id = ?",
+                arguments: [(key.reserved.subtracting(run.fee) ?? .zero).decimalString, (key.spent + charge).decimalString, run.keyID])
         }
     }
 

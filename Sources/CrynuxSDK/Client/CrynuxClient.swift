@@ -34,6 +34,10 @@ public struct TaskRequest: Sendable, Hashable, Codable {
         self.taskSize = taskSize
         self.repeats = repeats
     }
+
+    /// The most the run can cost the wallet: every attempt may become a validation group of three relay tasks,
+    /// each charged its fee when it succeeds, is invalidated or is left unvalidated.
+    public var maximumCost: Wei { fee * UInt64(max(repeats, 1) * 3) }
 }
 
 /// A finished task: the result files and where they came from.
@@ -173,6 +177,35 @@ public actor CrynuxClient {
 
     /// A task's relay record.
     public func task(_ commitment: String) async throws -> RelayTaskRecord { try await withRetry { try await self.relay.task(commitment) } }
+
+    /// The relay tasks the run `runID` created, as recorded in the store (all attempts, validation copies too).
+    public func commitments(of runID: String) async throws -> [String] {
+        try await store.load(runID)?.attempts.flatMap(\.commitments) ?? []
+    }
+
+    /// What the relay charges the wallet for `commitments` at `fee` each, by the relay's settlement rules: a task
+    /// that succeeded (alone or for its group), was invalidated, or was left unvalidated (abort reason 8) costs
+    /// its fee; any other abort and a group's refunded copies cost nothing. A task not yet ended counts its fee
+    /// (the most it can cost), and `settled` says whether every task had ended.
+    public func charges(for commitments: [String], fee: Wei) async throws -> (charged: Wei, settled: Bool) {
+        var charged = Wei.zero
+        var settled = true
+        for commitment in Set(commitments) {
+            let record: RelayTaskRecord
+            do { record = try await task(commitment) } catch let error as RelayAPIError where error.kind == .notFound {
+                continue  // never reached the relay: nothing was charged
+            }
+            switch record.status {
+            case 7, 8, 11: charged = charged + fee
+            case 9 where record.abortReason == 8: charged = charged + fee
+            case 9, 10: break
+            default:
+                charged = charged + fee
+                settled = false
+            }
+        }
+        return (charged, settled)
+    }
 
     /// Creates one relay task (no follow-up).
     public func createTask(_ task: RelayClient.NewTask) async throws -> RelayTaskRecord {
