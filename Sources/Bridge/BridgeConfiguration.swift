@@ -24,12 +24,16 @@ public struct BridgeConfiguration: Sendable {
     public var defaultMaxTokens: Int
     /// On shutdown, how long paid runs in flight may take to finish before they are handed to the next start.
     public var drainTimeout: Duration
+    /// How long a paid request waits while its task is queued before the task is cancelled and the request gets 504.
+    public var queueTimeout: Duration
+    /// Paid runs one key may have unsettled at once.
+    public var keyConcurrency: Int
 
     /// Creates a configuration.
     public init(
         client: CrynuxClient, models: [String], imageModels: [String] = [], store: BridgeStore, fee: Wei = Wei(cnx: 5), imageFee: Wei = Wei(cnx: 1),
         keepAlive: Duration = .seconds(5), balanceFloor: Wei = Wei(cnx: 10), balanceInterval: Duration = .seconds(60), defaultMaxTokens: Int = 256,
-        drainTimeout: Duration = .seconds(60)
+        drainTimeout: Duration = .seconds(60), queueTimeout: Duration = .seconds(300), keyConcurrency: Int = 16
     ) {
         self.client = client
         self.models = models
@@ -42,5 +46,7 @@ public struct BridgeConfiguration: Sendable {
         self.balanceInterval = balanceInterval
         self.defaultMaxTokens = defaultMaxTokens
         self.drainTimeout = drainTimeout
+        self.queueTimeout = queueTimeout
+        self.keyConcurrency = keyConcurrency
     }
 }

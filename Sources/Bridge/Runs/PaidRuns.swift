@@ -62,8 +62,15 @@ extension BridgeService {
         }
         let fingerprint = Hex.encode(SHA256.hash(data: Array(kind.utf8) + [0] + body))
         switch try config.store.reserve(
-            keyID: admission.key.id, idempotency: idempotency, fingerprint: fingerprint, kind: kind, model: model, request: task)
+            keyID: admission.key.id, idempotency: idempotency, fingerprint: fingerprint, kind: kind, model: model, request: task,
+            concurrency: config.keyConcurrency)
         {
+        case .tooManyRuns(let limit):
+            var e = OpenAIError(
+                status: 429, message: "This key already has \(limit) paid requests in progress; wait for one to finish.", type: "requests",
+                param: nil, code: "rate_limit_exceeded")
+            e.headers = ["retry-after": "1"]
+            throw e
         case .insufficientBudget(let remaining):
             throw OpenAIError(
                 status: 429,
@@ -111,6 +118,15 @@ extension BridgeService {
             Task {
                 defer { registry.remove(run.id) }
                 let logger = self.logger
+                // Past the queue timeout, tasks still waiting for a node are cancelled (refunded): the run then ends
+                // without a result and its request gets a 504. A task already running is left to finish.
+                let cancelled = CancelledFlag()
+                let client = config.client, timeout = config.queueTimeout
+                let watchdog = Task {
+                    try await Task.sleep(for: timeout)
+                    if await client.cancelQueued(runID: run.id) { cancelled.set() }
+                }
+                defer { watchdog.cancel() }
                 do {
                     let started = ContinuousClock.now
                     let result = try await config.client.run(run.request, runID: run.id) { event in
@@ -154,9 +170,10 @@ extension BridgeService {
                         logger.warning("paid run in doubt: kept until the relay answers", metadata: ["run_id": "\(run.id)", "error": "\(error)"])
                         throw Self.inDoubt
                     }
-                    try? config.store.fail(runID: run.id, error: "\(error)", charged: charges.charged)
+                    try? config.store.fail(runID: run.id, error: cancelled.isSet ? "no node took the task in time" : "\(error)", charged: charges.charged)
                     metrics.run(status: "failed", usage: nil, fee: nil)
                     logger.warning("paid run failed", metadata: ["run_id": "\(run.id)", "error": "\(error)", "charged": "\(charges.charged)"])
+                    if cancelled.isSet { throw Self.queueTimedOut(timeout) }
                     throw Self.networkFailure("\(error)")
                 }
             }
@@ -188,6 +205,15 @@ extension BridgeService {
             started += 1
         }
         return started
+    }
+
+    /// The 504 of a request whose task waited in the relay's queue past `queue_timeout_s` and was cancelled.
+    static func queueTimedOut(_ timeout: Duration) -> OpenAIError {
+        var e = OpenAIError(
+            status: 504, message: "No node took this request's task within \(Int(timeout.seconds)) s; it was cancelled and nothing was charged.",
+            type: "server_error", param: nil, code: "timeout")
+        e.headers = ["retry-after": "30"]
+        return e
     }
 
     /// The 503 of a request whose run's outcome is unknown because the relay stopped answering: its hold stays,

@@ -69,3 +69,14 @@ final class OutcomeBox: @unchecked Sendable {
     func set(_ r: Result<RunOutput, any Error>) { lock.withLock { stored = r } }
     var value: Result<RunOutput, any Error>? { lock.withLock { stored } }
 }
+
+/// A flag set once from any task.
+final class CancelledFlag: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var value = false
+    /// Sets it.
+    func set() { lock.withLock { value = true } }
+    /// Whether it was set.
+    var isSet: Bool { lock.withLock { value } }
+}

@@ -30,7 +30,8 @@ public enum BridgeServer {
         BridgeConfiguration(
             client: client, models: models, imageModels: settings.imageModels, store: store, fee: settings.fee, imageFee: settings.imageFee,
             keepAlive: .seconds(settings.keepAlive), balanceFloor: settings.balanceFloor, balanceInterval: .seconds(settings.balanceInterval),
-            defaultMaxTokens: settings.defaultMaxTokens, drainTimeout: .seconds(settings.drainTimeout))
+            defaultMaxTokens: settings.defaultMaxTokens, drainTimeout: .seconds(settings.drainTimeout), queueTimeout: .seconds(settings.queueTimeout),
+            keyConcurrency: settings.keyConcurrency)
     }
 
     /// A logger at the settings' level.

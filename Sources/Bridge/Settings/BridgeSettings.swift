@@ -46,6 +46,11 @@ public struct BridgeSettings: Sendable, Hashable {
     public var durability = "process"
     /// Seconds paid runs in flight may take to finish on shutdown before they are handed to the next start.
     public var drainTimeout = 60
+    /// Seconds a paid request may wait while its task is still queued on the relay before the task is cancelled
+    /// (refunded) and the request answered 504.
+    public var queueTimeout = 300
+    /// Paid runs one key may have unsettled at once.
+    public var keyConcurrency = 16
 
     /// The defaults; the data directory follows `XDG_DATA_HOME` in `environment`.
     public init(environment: [String: String] = [:]) {
@@ -74,6 +79,8 @@ public struct BridgeSettings: Sendable, Hashable {
         ("log_level", "CRYNUX_BRIDGE_LOG_LEVEL", "trace, debug, info, notice, warning, error (info)"),
         ("durability", "CRYNUX_BRIDGE_DURABILITY", "process: commits survive a killed Bridge; power: also a power cut, an fsync per paid request (process)"),
         ("drain_timeout_s", "CRYNUX_BRIDGE_DRAIN_TIMEOUT_S", "on SIGTERM, seconds paid runs may take to finish before the next start takes them over (60)"),
+        ("queue_timeout_s", "CRYNUX_BRIDGE_QUEUE_TIMEOUT_S", "seconds a paid request waits for a node before its queued task is cancelled, refunded and answered 504 (300)"),
+        ("key_concurrency", "CRYNUX_BRIDGE_KEY_CONCURRENCY", "paid runs one API key may have unsettled at once; more get 429 (16)"),
     ]
 
     /// Applies one setting by its key (from a file or the environment).
@@ -112,6 +119,8 @@ public struct BridgeSettings: Sendable, Hashable {
             guard ["process", "power"].contains(value) else { throw BridgeError("durability must be process or power") }
             durability = value
         case "drain_timeout_s": drainTimeout = try int(1...86400)
+        case "queue_timeout_s": queueTimeout = try int(1...86400)
+        case "key_concurrency": keyConcurrency = try int(1...10000)
         default: throw BridgeError("unknown setting \(key)")
         }
     }

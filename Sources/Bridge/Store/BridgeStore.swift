@@ -57,6 +57,9 @@ public final class BridgeStore: Sendable {
                 CREATE TRIGGER usage_no_delete BEFORE DELETE ON usage BEGIN SELECT RAISE(ABORT, 'the usage ledger is append-only'); END;
                 """)
         }
+        migrator.registerMigration("v3: a key's unsettled runs by index") { db in
+            try db.execute(sql: "CREATE INDEX runs_key_status ON runs (key_id, status)")
+        }
         try migrator.migrate(queue)
     }
 
@@ -263,13 +266,16 @@ public final class BridgeStore: Sendable {
         case existing(Run)
         /// The key's budget cannot cover the fee.
         case insufficientBudget(remaining: Wei)
+        /// The key already has `limit` runs unsettled.
+        case tooManyRuns(limit: Int)
     }
 
     /// In one transaction: finds an earlier run with the same idempotency key, or checks the key's budget
     /// (spent + held + hold ≤ budget), holds the most the run can cost (`TaskRequest.maximumCost`: validation
     /// copies included) and records the run as pending.
-    public func reserve(keyID: String, idempotency: String?, fingerprint: String, kind: String, model: String, request: TaskRequest) throws
-        -> ReserveOutcome
+    public func reserve(
+        keyID: String, idempotency: String?, fingerprint: String, kind: String, model: String, request: TaskRequest, concurrency: Int = .max
+    ) throws -> ReserveOutcome
     {
         try queue.write { db in
             if let idempotency,
@@ -282,6 +288,8 @@ public final class BridgeStore: Sendable {
                 throw BridgeError("no key \(keyID)")
             }
             let key = Self.key(keyRow)
+            let unsettled = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runs WHERE key_id = ? AND status = 'pending'", arguments: [keyID]) ?? 0
+            if unsettled >= concurrency { return .tooManyRuns(limit: concurrency) }
             if let budget = key.limits.budget {
                 let remaining = budget.subtracting(key.spent + key.reserved) ?? .zero
                 if remaining < request.maximumCost { return .insufficientBudget(remaining: remaining) }

@@ -183,6 +183,23 @@ public actor CrynuxClient {
         try await store.load(runID)?.attempts.flatMap(\.commitments) ?? []
     }
 
+    /// Cancels the run's tasks still queued on the relay (their fees come back at once); returns whether every task
+    /// of the run is now cancelled or never reached the relay, so that the run will end without a result.
+    @discardableResult
+    public func cancelQueued(runID: String) async -> Bool {
+        guard let commitments = try? await commitments(of: runID), !commitments.isEmpty else { return false }
+        var all = true
+        for commitment in commitments {
+            do {
+                let record = try await relay.task(commitment)
+                if record.status == 0 { try await relay.cancel(commitment) } else if record.status != 9 { all = false }
+            } catch {
+                if error.kind != .notFound { all = false }
+            }
+        }
+        return all
+    }
+
     /// What the relay charges the wallet for `commitments` at `fee` each, by the relay's settlement rules: a task
     /// that succeeded (alone or for its group), was invalidated, or was left unvalidated (abort reason 8) costs
     /// its fee; any other abort and a group's refunded copies cost nothing. A task not yet ended counts its fee
