@@ -42,6 +42,8 @@ public enum CrynuxServe {
         configuration.relayPort = settings.relayPort
         configuration.dataDirectory = data + "/relay"
         configuration.logger = Logger(label: "crynux.relay")
+        // Only this process's node may join: another local process claiming more VRAM or stake would win every task.
+        configuration.relay.allowedNodes = [nodeKey.address.checksummed]
         let network = try EmbeddedNetwork(configuration)
         let relayURL = "http://\(configuration.host):\(settings.relayPort)"
         // Fund the Bridge's relay account from the relay's own ledger.

@@ -79,8 +79,13 @@ public struct BridgeHTTPServer: Service {
     /// A server for `bridge`'s router on `host:port`.
     public init(bridge: BridgeService, host: String, port: Int, logger: Logger) {
         self.bridge = bridge
+        // Idle connections close after 30 s (a request head must arrive within that; a paid request waiting for its
+        // answer is not idle), and at most 1,024 are open at once.
         app = Application(
-            router: bridge.router(), configuration: .init(address: .hostname(host, port: port), serverName: "crynux-bridge"), logger: logger)
+            router: bridge.router(), server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "crynux-bridge", availableConnectionsDelegate: .maximum(1_024, logger: logger)),
+            logger: logger)
     }
 
     /// Serves until graceful shutdown.

@@ -53,7 +53,7 @@ enum FormData {
 
     /// The parts of a multipart body (RFC 7578), parsed by MultipartKit; a body without a closing delimiter, a part
     /// without its end, or more than `maxParts` parts is malformed.
-    static func multipart(_ body: [UInt8], boundary: String, maxParts: Int = 1000) throws(RelayError) -> [Part] {
+    static func multipart(_ body: [UInt8], boundary: String, maxParts: Int = 300) throws(RelayError) -> [Part] {
         guard !boundary.isEmpty, boundary.utf8.count <= 200 else { throw .validation("body", "malformed multipart boundary") }
         let parser = MultipartParser(boundary: boundary)
         var parts: [Part] = []

@@ -37,13 +37,30 @@ struct API: Sendable {
         }
     }
 
-    func input(_ request: Request, _ context: RelayRequestContext) async throws -> Input {
+    /// Body limits by route: result uploads may be large, a task's creation holds its arguments, the rest is small.
+    enum BodyLimit: Int {
+        case small = 65_536
+        case create = 4_194_304
+        case upload = 33_554_432
+    }
+
+    /// Seconds a request body may take to arrive (a client dribbling a body cannot hold a connection for long).
+    static let bodyDeadline: Duration = .seconds(120)
+
+    /// The request's query fields, then (unless `readingBody` is false) its body's, read within `limit` bytes and
+    /// `bodyDeadline`.
+    func input(_ request: Request, _ context: RelayRequestContext, limit: BodyLimit = .small, readingBody: Bool = true) async throws -> Input {
         var input = Input()
         for (key, value) in request.uri.queryParameters { input.fields[String(key), default: []].append(String(value)) }
-        guard request.method == .post else { return input }
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: context.maxUploadSize) } catch {
-            throw RelayError(kind: .tooLarge, field: "body", message: "Request body too large (the limit is 32 MiB)")
+        guard request.method == .post, readingBody else { return input }
+        let body = request.body
+        let read = try await withDeadline(Self.bodyDeadline) {
+            do { return try await body.collect(upTo: limit.rawValue) } catch {
+                throw RelayError(kind: .tooLarge, field: "body", message: "Request body too large (the limit here is \(limit.rawValue) bytes)")
+            }
+        }
+        guard let buffer = read else {
+            throw RelayError.validation("body", "the request body did not arrive within \(Int(Self.bodyDeadline.components.seconds)) s")
         }
         let bytes = Array(buffer.readableBytesView)
         let type = request.headers[.contentType] ?? ""
@@ -93,7 +110,7 @@ struct API: Sendable {
 
     func createTask(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let commitment = try param(context, "commitment")
-        let input = try await input(request, context)
+        let input = try await input(request, context, limit: .create)
         let taskType = try input.requiredInt("task_type")
         guard let type = TaskType(rawValue: taskType) else { throw RelayError.validation("task_type", "must be 0, 1 or 2") }
         let fee = try input.required("task_fee")
@@ -353,8 +370,21 @@ struct API: Sendable {
 
     func upload(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let commitment = try param(context, "commitment")
-        let input = try await input(request, context)
-        let node = try signer(input, signed: .object([JSONMember("task_id_commitment", .string(commitment))]), use: .writeAfterRead)
+        let signed: JSONValue = .object([JSONMember("task_id_commitment", .string(commitment))])
+        // With the signature in the query (our node's way), the signer must be the task's node before a large
+        // body is read at all; a reference node signs in the form, checked once the body is in.
+        let query = try await input(request, context, limit: .small, readingBody: false)
+        var early: String?
+        if query.string("signature") != nil {
+            let node = try signer(query, signed: signed, use: .writeAfterRead)
+            try await service.read { state throws(RelayError) in
+                guard let task = state.tasks[commitment] else { throw .notFound("Task not found") }
+                guard task.selectedNode == node else { throw .forbidden("Only the task's node may upload its results") }
+            }
+            early = node
+        }
+        let input = try await input(request, context, limit: .upload)
+        let node = try early ?? signer(input, signed: signed, use: .writeAfterRead)
         try await service.uploadResults(commitment, files: input.files, by: node)
         _ = try? await service.tick()
         return RelayHTTP.success()

@@ -36,8 +36,11 @@ public enum RelayServer {
     ) -> some ApplicationProtocol {
         let router = RelayHTTP.router(service: service, dev: dev)
         router.add(middleware: LogRequestsMiddleware(.debug))
+        // Idle connections close after 30 s (a request head must arrive within that), and at most 4,096 are open.
         return Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "crynux-relay"),
+            router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "crynux-relay", availableConnectionsDelegate: .maximum(4_096, logger: logger)),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) }, logger: logger)
     }
 }

@@ -28,6 +28,17 @@ public struct RelayConfig: Sendable, Hashable {
     public var healthRecoverySeconds = 1800.0
     /// The relay account that receives DAO shares and forfeited fees.
     public var daoAccount = "0x0000000000000000000000000000000000000DA0"
+    /// The lowest fee a task may offer (1 Gwei): a task for nothing costs its creator nothing to flood with.
+    public var minimumFee = Wei(1_000_000_000)
+    /// The longest `task_args`, in bytes.
+    public var maxTaskArgsBytes = 1 << 20
+    /// Tasks one creator may have waiting in the queue at once; more are refused with 429.
+    public var maxQueuedPerCreator = 1_000
+    /// The most stake a node's claim counts for in dispatch weights (the network's minimum stake, 400 CNX): this
+    /// relay cannot check claims on chain, so a larger claim earns nothing more.
+    public var stakeCap = Wei(cnx: 400)
+    /// When set, only these node addresses (EIP-55) may join: the embedded network admits its own nodes only.
+    public var allowedNodes: Set<String>?
 
     /// Creates the default configuration.
     public init() {}

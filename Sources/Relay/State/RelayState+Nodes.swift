@@ -34,19 +34,20 @@ extension RelayState {
 
     /// A node joins (or rejoins after quitting).
     public mutating func join(_ address: String, _ join: Join, now: Int64) throws(RelayError) {
+        if let allowed = config.allowedNodes, !allowed.contains(address) { throw .forbidden("This relay admits only its own nodes") }
         if let node = nodes[address], node.status != .quit { throw .validation("address", "Node already joined") }
         guard !join.gpuName.isEmpty, join.gpuVRAM > 0 else { throw .validation("gpu_name", "GPU name and VRAM are required") }
         guard join.gpuVRAM <= Self.maxVRAM else { throw .validation("gpu_vram", "must be 1…\(Self.maxVRAM) GB") }
         guard let version = Self.version(join.version) else { throw .validation("version", "must be major.minor.patch") }
         var node = nodes[address] ?? RelayNode(
             address: address, status: .available, gpuName: join.gpuName, gpuVRAM: join.gpuVRAM, version: version, modelIDs: [],
-            staking: join.staking, network: join.network)
+            staking: min(join.staking, config.stakeCap), network: join.network)
         node.status = .available
         node.gpuName = join.gpuName
         node.gpuVRAM = join.gpuVRAM
         node.version = version
         node.modelIDs = Set(join.modelIDs.map { $0.lowercased() })
-        node.staking = join.staking
+        node.staking = min(join.staking, config.stakeCap)
         node.network = join.network
         node.kickedOut = false
         node.health = currentHealth(node, now: now)

@@ -158,6 +158,13 @@ public struct RelayState: Sendable {
         guard (0...Self.maxVRAM).contains(new.requiredGPUVRAM) else { throw .validation("required_gpu_vram", "must be 0…\(Self.maxVRAM) GB") }
         guard (1...Self.maxTaskSize).contains(new.taskSize) else { throw .validation("task_size", "must be 1…\(Self.maxTaskSize)") }
         guard new.requiredGPU.isEmpty || new.requiredGPUVRAM > 0 else { throw .validation("required_gpu_vram", "is required with required_gpu") }
+        guard new.fee >= config.minimumFee else { throw .validation("task_fee", "must be at least \(config.minimumFee.decimalString) wei") }
+        guard new.taskArgs.utf8.count <= config.maxTaskArgsBytes else {
+            throw .validation("task_args", "is longer than \(config.maxTaskArgsBytes) bytes")
+        }
+        guard tasks.values.lazy.filter({ $0.creator == creator && $0.status == .queued }).count < config.maxQueuedPerCreator else {
+            throw .busy("This creator already has \(config.maxQueuedPerCreator) tasks waiting in the queue")
+        }
         do {
             switch new.taskType {
             case .llm: _ = try GPTTaskArgs(json: Array(new.taskArgs.utf8))
