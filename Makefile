@@ -33,7 +33,7 @@ test: setup
 	scripts/conformance.sh $(CRYNUX)
 
 # The main job: the OpenAI-compatible Bridge on http://127.0.0.1:8080/v1, over an embedded local network (relay
-# on 127.0.0.1:8090 and a node with the bundled model). The first run prints an API key; state lives in
+# on 127.0.0.1:8090 and a node with the bundled model). The first run writes an API key to DATA/first-api-key (shown on a terminal); state lives in
 # ~/.local/share/crynux/serve.
 serve: model
 	@$(CRYNUX) serve

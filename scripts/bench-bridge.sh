@@ -193,9 +193,9 @@ CRYNUX_BRIDGE_VALIDATION_RATE=0 CRYNUX_BRIDGE_LOG_LEVEL=warning ${pin_server[@]+
 bridge_pid=$!
 pids+=("$bridge_pid")
 wait_until 30 "$bridge_pid" "Bridge" curl -sf "http://127.0.0.1:$bridge_port/health"
-wait_until 10 "$bridge_pid" "Bridge (API key on stdout)" grep -q 'First API key' "$tmp/bridge.log"
-bridge_key=$(grep -o 'sk-crynux-[0-9a-zA-Z]*' "$tmp/bridge.log" | head -n 1)
-[ -n "$bridge_key" ] || die "no API key in the Bridge's output"
+wait_until 10 "$bridge_pid" "Bridge (first API key file)" test -s "$tmp/bridge/first-api-key"
+bridge_key=$(cat "$tmp/bridge/first-api-key")
+[ -n "$bridge_key" ] || die "no API key in $tmp/bridge/first-api-key"
 log "first chat through the Bridge"
 wait_until 120 "$bridge_pid" "Bridge (first chat completion)" chat_ok "$bridge" "$bridge_key"
 

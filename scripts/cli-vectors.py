@@ -39,13 +39,24 @@ def cases(name):
         return json.load(f)["cases"]
 
 
+KEYS = tempfile.TemporaryDirectory()
+
+
+def key_file(hex_key):
+    """A 0600 file holding `hex_key`: private keys never go on the command line."""
+    path = os.path.join(KEYS.name, f"{len(os.listdir(KEYS.name))}.key")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(hex_key + "\n")
+    return path
+
+
 for c in cases("relay-signing"):
     # The input as written in the vector file (Python keeps key order and number text close enough:
     # floats are re-serialised with repr, which round-trips to the same float64 the relay sees).
     body = json.dumps(c["input"], ensure_ascii=False).encode()
     rc, out, err = run(["tools", "canonical-json"], body)
     check(f"canonical-json {c['name']}", rc == 0 and out == c["canonical"], out or err)
-    rc, out, err = run(["tools", "sign", "--key", c["private_key"], "--timestamp", str(c["timestamp"])], body)
+    rc, out, err = run(["tools", "sign", "--key-file", key_file(c["private_key"]), "--timestamp", str(c["timestamp"])], body)
     check(f"sign {c['name']}", rc == 0 and out == c["signature"], out or err)
     rc, out, err = run(["tools", "recover", "--timestamp", str(c["timestamp"]), "--signature", c["signature"]], body)
     check(f"recover {c['name']}", rc == 0 and out == c["address"], out or err)
@@ -57,7 +68,8 @@ for c in cases("commitment"):
     check(f"commitment {c['task_id'][:10]}", rc == 0 and out == c["task_id_commitment"], out or err)
 
 for i, c in enumerate(cases("vrf")):
-    rc, out, err = run(["tools", "vrf", "--key", c["sk"], "--alpha", c["alpha"]])
+    # The key from stdin this time (`--key-file -`).
+    rc, out, err = run(["tools", "vrf", "--key-file", "-", "--alpha", c["alpha"]], (c["sk"] + "\n").encode())
     want = {"pi": c["pi"], "beta": c["beta"], "needs_validation": c["needs_validation"]}
     check(f"vrf #{i}", rc == 0 and json.loads(out or "null") == want, out or err)
     rc, out, err = run(["tools", "vrf-verify", "--public-key", c["pk_uncompressed_64"], "--alpha", c["alpha"], "--pi", c["pi"]])
@@ -119,12 +131,14 @@ with tempfile.TemporaryDirectory() as tmp:
 # Bad input: exit code 2 and exactly one line on stderr.
 bad = [
     (["tools", "canonical-json"], b'{"a":'),
-    (["tools", "sign", "--key", "0x" + "ab" * 31, "--timestamp", "1"], b"{}"),
-    (["tools", "sign", "--key", "0x" + "ab" * 32, "--timestamp", "1"], b"not json"),
+    (["tools", "sign", "--key-file", key_file("0x" + "ab" * 31), "--timestamp", "1"], b"{}"),
+    (["tools", "sign", "--key-file", key_file("0x" + "ab" * 32), "--timestamp", "1"], b"not json"),
+    (["tools", "sign", "--key", "0x" + "ab" * 32, "--timestamp", "1"], b"{}"),
+    (["tools", "sign", "--key-file", "/nonexistent/key", "--timestamp", "1"], b"{}"),
     (["tools", "recover", "--timestamp", "1", "--signature", "0x1234"], b"{}"),
     (["tools", "recover", "--timestamp", "1", "--signature", "0x" + "00" * 65], b"{}"),
     (["tools", "commitment", "--task-id", "0x11", "--nonce", "0x22"], b""),
-    (["tools", "vrf", "--key", "0x" + "00" * 32, "--alpha", "00"], b""),
+    (["tools", "vrf", "--key-file", "-", "--alpha", "00"], ("0x" + "00" * 32).encode()),
     (["tools", "keccak", "--hex", "xyz"], b""),
     (["tools", "sign", "--timestamp", "1"], b"{}"),
     (["tools", "validate-task", "--type", "llm"], b'{"model":"","messages":[]}'),

@@ -98,13 +98,22 @@ while time.monotonic() < deadline:
 sys.exit("conformance: GET /health did not answer 200 within 120 s")
 EOF
 
-api_key="$(sed -n 's/^First API key (shown once, stored only as a hash): \(sk-crynux-[^[:space:]]*\).*$/\1/p' "$dir/stdout.log" | head -n 1)"
-admin_token="$(sed -n 's/^Admin token (shown once, stored only as a hash): \(adm-crynux-[^[:space:]]*\).*$/\1/p' "$dir/stdout.log" | head -n 1)"
+# The first API key and the admin token are in 0600 files; stdout (not a terminal here) names only the files.
+api_key="$(cat "$dir/first-api-key" 2>/dev/null || true)"
+admin_token="$(cat "$dir/admin-token" 2>/dev/null || true)"
 if [ -z "$api_key" ] || [ -z "$admin_token" ]; then
-  echo "conformance: crynux serve did not print the first API key and the admin token on stdout; it printed:" >&2
+  echo "conformance: crynux serve did not write $dir/first-api-key and $dir/admin-token; it printed:" >&2
   cat "$dir/stdout.log" >&2
   exit 1
 fi
+if grep -q 'sk-crynux-\|adm-crynux-' "$dir/stdout.log" "$dir/stderr.log"; then
+  echo "conformance: a secret reached crynux serve's output (it is not a terminal):" >&2
+  exit 1
+fi
+[ "$(stat -c %a "$dir/first-api-key")" = 600 ] && [ "$(stat -c %a "$dir/admin-token")" = 600 ] && [ "$(stat -c %a "$dir")" = 700 ] || {
+  echo "conformance: the secrets must be 0600 in a 0700 folder" >&2
+  exit 1
+}
 
 export CRYNUX_BASE_URL="http://127.0.0.1:$port/v1"
 export CRYNUX_ROOT_URL="http://127.0.0.1:$port"

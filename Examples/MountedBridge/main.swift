@@ -3,7 +3,7 @@
 //   mounted-bridge --relay URL --data-dir DIR [--keystore FILE | --faucet CNX] [--port 8081] [--model ID]
 //
 // OpenAI clients use http://127.0.0.1:8081/crynux/v1 as their base URL; the app's own routes (here /) sit beside the
-// Bridge's. The first start prints an API key and an admin token (stored only as hashes in DIR/bridge.sqlite).
+// Bridge's. The first start writes an API key and an admin token to DIR/first-api-key and DIR/admin-token (0600; stored only as hashes in DIR/bridge.sqlite).
 // SIGTERM or Ctrl-C stops accepting connections, answers the requests in flight, then stops.
 import Bridge
 import CrynuxSDK

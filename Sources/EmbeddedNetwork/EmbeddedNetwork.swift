@@ -54,7 +54,7 @@ public final class EmbeddedNetwork: Sendable {
         self.configuration = configuration
         let seed = configuration.seed ?? UInt64.random(in: 0...UInt64.max)
         if let dir = configuration.dataDirectory {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try DataDirectory.makePrivate(dir)
             relay = try RelayService(
                 store: RelayStore(path: dir + "/relay.sqlite"), config: configuration.relay, clock: configuration.clock, seed: seed, dataDirectory: dir)
         } else {

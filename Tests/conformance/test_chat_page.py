@@ -19,8 +19,17 @@ def test_chat_page_answers():
             page = browser.new_page()
             page_errors = []
             page.on("pageerror", lambda error: page_errors.append(str(error)))
-            page.goto(env("CRYNUX_ROOT_URL") + "/?key=" + env("CRYNUX_API_KEY"))
+            response = page.goto(env("CRYNUX_ROOT_URL") + "/")
+            headers = response.headers
+            assert "frame-ancestors 'none'" in headers.get("content-security-policy", ""), headers
+            assert headers.get("x-content-type-options") == "nosniff", headers
+            # The key is typed in; it stays in this tab's sessionStorage, never in localStorage or the address bar.
+            page.fill("#api-key", env("CRYNUX_API_KEY"))
+            page.dispatch_event("#api-key", "change")
             page.wait_for_selector("#model option", state="attached", timeout=30_000)
+            assert page.evaluate("localStorage.getItem('crynux-api-key')") is None
+            assert page.evaluate("sessionStorage.getItem('crynux-api-key')") == env("CRYNUX_API_KEY")
+            assert "key=" not in page.url
             page.fill("#prompt", "Say hello.")
             page.click("#send")
             answer = page.wait_for_selector('.msg.assistant[data-done="true"]', state="attached", timeout=90_000)

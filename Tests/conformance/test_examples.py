@@ -64,7 +64,7 @@ def test_the_bridge_mounted_in_an_operators_app_answers_openai_clients():
             else:
                 raise AssertionError("mounted-bridge did not answer /crynux/health")
             assert "operator's own page" in httpx.get(base + "/").text, "the app's own route sits beside the Bridge"
-            key = next(line.split()[-1] for line in open(out.name) if line.startswith("First API key"))
+            key = open(os.path.join(data, "first-api-key")).read().strip()
             client = openai.OpenAI(base_url=base + "/crynux/v1", api_key=key, max_retries=0, timeout=TIMEOUT)
             assert [m.id for m in client.models.list().data] == [MODEL]
             answer = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "What is 2+2?"}], max_tokens=16, temperature=0)

@@ -8,19 +8,28 @@ import UnixSignals
 /// The pieces of a running Bridge: its store, its configuration from settings, its HTTP server, and the whole of
 /// `crynux serve --relay` (the Bridge against any relay, starting nothing local).
 public enum BridgeServer {
-    /// Opens the Bridge's database in `dataDirectory`; on the first run creates the admin token and a first API key and
-    /// passes each to `announce` once (they are stored only as hashes).
+    /// Opens the Bridge's database in `dataDirectory` (made private, 0700, on every start). On the first run creates
+    /// a first API key and the admin token, stored only as hashes: each is written once to a file only its owner can
+    /// read (`first-api-key`, `admin-token`, 0600) and passed to `announce` with `showSecrets` true when standard
+    /// output is a terminal; otherwise only the file's path is announced, so no secret reaches a log.
     public static func openStore(
-        _ dataDirectory: String, syncEveryCommit: Bool, announce: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+        _ dataDirectory: String, syncEveryCommit: Bool, showSecrets: Bool = isatty(1) != 0,
+        announce: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
     ) throws -> BridgeStore {
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try DataDirectory.makePrivate(dataDirectory)
         let store = try BridgeStore(path: dataDirectory + "/bridge.sqlite", syncEveryCommit: syncEveryCommit)
+        func hand(_ secret: String, _ what: String, file: String) throws {
+            let path = dataDirectory + "/" + file
+            try? FileManager.default.removeItem(atPath: path)
+            try DataDirectory.writeSecret(secret + "\n", to: path)
+            announce(showSecrets ? "\(what) (shown once, stored only as a hash; also in \(path)): \(secret)" : "\(what) written to \(path) (mode 0600)")
+        }
         if try store.count() == 0 && store.list().isEmpty {
             let (secret, _) = try store.create(name: "default")
-            announce("First API key (shown once, stored only as a hash): \(secret)")
+            try hand(secret, "First API key", file: "first-api-key")
         }
         if try !store.hasAdminToken() {
-            announce("Admin token (shown once, stored only as a hash): \(try store.rotateAdminToken())")
+            try hand(try store.rotateAdminToken(), "Admin token", file: "admin-token")
         }
         return store
     }

@@ -20,9 +20,20 @@ struct WebAsset: Sendable {
         body = ByteBuffer(bytes: data)
     }
 
+    /// The page's rules for the browser: its own script, style and API only, never inside another site's frame,
+    /// no content-type guessing, no referrer.
+    static let securityHeaders: HTTPFields = [
+        .contentSecurityPolicy:
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+            + "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        .xContentTypeOptions: "nosniff", .init("Referrer-Policy")!: "no-referrer", .init("X-Frame-Options")!: "DENY",
+    ]
+
     /// The asset as a 200 response (the buffer is shared, not copied).
     var response: Response {
-        Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache"], body: ResponseBody(byteBuffer: body))
+        var headers: HTTPFields = [.contentType: contentType, .cacheControl: "no-cache"]
+        headers.append(contentsOf: Self.securityHeaders)
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
     }
 }
 

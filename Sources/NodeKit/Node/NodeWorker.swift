@@ -256,7 +256,8 @@ public actor NodeWorker: Service {
         }
         let file = (tamper?(response) ?? response).resultFile
         let dir = "\(dataDirectory)/tasks/\(commitment)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try DataDirectory.makePrivate(dataDirectory)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try Data(file).write(to: URL(fileURLWithPath: dir + "/0.json"), options: .atomic)
         let score = Hex.encode(SHA256.hash(data: file), prefix: true)
         scored[commitment] = [("0.json", file)]

@@ -24,7 +24,7 @@ public enum RelayServer {
 
     /// A relay over `<dataDirectory>/relay.sqlite`, result files beside it.
     public static func makeService(dataDirectory: String, config: RelayConfig) throws -> RelayService {
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        try DataDirectory.makePrivate(dataDirectory)
         let store = try RelayStore(path: dataDirectory + "/relay.sqlite")
         return try RelayService(store: store, config: config, seed: UInt64.random(in: 0...UInt64.max), dataDirectory: dataDirectory)
     }

@@ -14,7 +14,7 @@ struct Keys: ParsableCommand {
         func store() throws -> BridgeStore {
             let dir = BridgeSettings.dataDirectory(flag: dataDir, environment: environment)
             do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try DataDirectory.makePrivate(dir)
                 return try BridgeStore(path: dir + "/bridge.sqlite")
             } catch { throw CLIError("\(dir): \(error)", exitCode: 1) }
         }

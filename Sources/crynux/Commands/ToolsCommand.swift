@@ -15,9 +15,25 @@ struct CanonicalJSONCommand: ParsableCommand {
 
 struct Sign: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "JSON request body on stdin → the relay signature (0x + r‖s‖v).")
-    @Option(help: "Private key, 64 hex digits (0x optional).") var key: String
+    @Option(name: .customLong("key-file"), help: "File holding the private key, 64 hex digits (0x optional); never on the command line.")
+    var keyFile: String
     @Option(help: "Unix timestamp in seconds.") var timestamp: Int64
-    func run() throws { try emit(ProtocolTools.sign(input: readStdin(), privateKeyHex: key, timestamp: timestamp)) }
+    func run() throws {
+        guard keyFile != "-" else { throw CLIError("--key-file - is not possible here: stdin carries the request body") }
+        try emit(ProtocolTools.sign(input: readStdin(), privateKeyHex: try readPrivateKey(keyFile), timestamp: timestamp))
+    }
+}
+
+/// The private key in `path` (`-`: stdin), trimmed; keys never travel in argv, where `ps` and shell history see them.
+func readPrivateKey(_ path: String) throws -> String {
+    let bytes = path == "-" ? try readStdin(limit: 1 << 20) : try readKeyFile(path)
+    return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+private func readKeyFile(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read the key file \(path)") }
+    guard data.count <= 4096 else { throw CLIError("the key file \(path) is not a private key") }
+    return Array(data)
 }
 
 struct Recover: ParsableCommand {
@@ -36,10 +52,10 @@ struct Commitment: ParsableCommand {
 }
 
 struct VRF: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "ECVRF proof of --alpha with --key, and whether it selects validation.")
-    @Option(help: "Private key, 64 hex digits.") var key: String
+    static let configuration = CommandConfiguration(abstract: "ECVRF proof of --alpha with the private key, and whether it selects validation.")
+    @Option(name: .customLong("key-file"), help: "File holding the private key, 64 hex digits; - reads it from stdin.") var keyFile: String
     @Option(help: "VRF input as hex (for Crynux: the task's 32-byte sampling_seed).") var alpha: String
-    func run() throws { try emit(ProtocolTools.vrfProve(privateKeyHex: key, alphaHex: alpha)) }
+    func run() throws { try emit(ProtocolTools.vrfProve(privateKeyHex: try readPrivateKey(keyFile), alphaHex: alpha)) }
 }
 
 struct VRFVerify: ParsableCommand {

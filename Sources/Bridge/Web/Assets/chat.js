@@ -180,13 +180,13 @@ function newChat() {
 
 let keyTimer = null;
 function keyChanged() {
-  localStorage.setItem(KEY_STORE, apiKey());
+  sessionStorage.setItem(KEY_STORE, apiKey());
   clearTimeout(keyTimer);
   keyTimer = setTimeout(loadModels, 300);
 }
 
 keyInput.addEventListener("input", keyChanged);
-keyInput.addEventListener("change", () => { clearTimeout(keyTimer); localStorage.setItem(KEY_STORE, apiKey()); loadModels(); });
+keyInput.addEventListener("change", () => { clearTimeout(keyTimer); sessionStorage.setItem(KEY_STORE, apiKey()); loadModels(); });
 modelSelect.addEventListener("change", () => localStorage.setItem("crynux-model", modelSelect.value));
 sendButton.addEventListener("click", send);
 stopButton.addEventListener("click", stop);
@@ -195,14 +195,8 @@ promptInput.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
 });
 
-const params = new URLSearchParams(location.search);
-if (params.has("key")) {
-  keyInput.value = params.get("key");
-  localStorage.setItem(KEY_STORE, apiKey());
-  params.delete("key"); // keep the key out of the address bar and history
-  const query = params.toString();
-  history.replaceState(null, "", location.pathname + (query ? "?" + query : "") + location.hash);
-} else {
-  keyInput.value = localStorage.getItem(KEY_STORE) || "";
-}
+// The key lives in this tab's session only (never in a URL, where logs and history keep it); a key an older
+// page left in localStorage is removed.
+localStorage.removeItem(KEY_STORE);
+keyInput.value = sessionStorage.getItem(KEY_STORE) || "";
 loadModels();
