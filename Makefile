@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: setup model build test serve clean
+.PHONY: fuzz setup model build test serve clean
 
 setup:
 	@scripts/install-deps.sh
@@ -28,9 +28,17 @@ model: build
 # embedded network.
 test: setup
 	@scripts/build-checked.sh $(SWIFT) build --build-tests $(BUILD_FLAGS)
-	CRYNUX_MODEL_PATH="$$($(CRYNUX) model fetch)" $(SWIFT) test --skip-build $(BUILD_FLAGS)
+	model_path="$$($(CRYNUX) model fetch)" && [ -s "$$model_path" ] && CRYNUX_MODEL_PATH="$$model_path" $(SWIFT) test --skip-build $(BUILD_FLAGS)
 	python3 scripts/cli-vectors.py $(CRYNUX)
 	scripts/conformance.sh $(CRYNUX)
+	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
+# Coverage-guided fuzzing (libFuzzer) of every parser that reads untrusted bytes, FUZZ_SECONDS per target
+# (make test runs the same targets for FUZZ_SMOKE_SECONDS each).
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 10
+fuzz: setup
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # The main job: the OpenAI-compatible Bridge on http://127.0.0.1:8080/v1, over an embedded local network (relay
 # on 127.0.0.1:8090 and a node with the bundled model). The first run writes an API key to DATA/first-api-key (shown on a terminal); state lives in

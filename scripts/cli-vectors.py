@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Runs the `crynux` binary against every golden vector in Tests/CrynuxSDKTests/Fixtures.
+"""Runs the `crynux` binary against the golden vectors its commands can take: relay signing, commitments, VRF,
+keystores, chat templates, and the task-args examples (`tools validate-task`). The vectors no command reads
+(gpt-response, phash, jinja-features, the tokenizer and logits files) are checked by the Swift suites.
 
 Usage: scripts/cli-vectors.py PATH/TO/crynux
 Prints one line per failure and a closing 'N passed, N failed' line; exits 1 on any failure.
@@ -127,6 +129,21 @@ with tempfile.TemporaryDirectory() as tmp:
             if c["error_type"] == "jinja2.exceptions.TemplateError":
                 ok = ok and err == "error: " + c["error"] + "\n"
             check(f"template {c['id']} raises", ok, f"rc={p.returncode} {err[:200]!r}")
+
+# Task-args examples from the Crynux repositories: `tools validate-task` accepts exactly the schema-valid ones.
+examples_dir = os.path.join(fixtures, "task-examples")
+with open(os.path.join(examples_dir, "index.json"), encoding="utf-8") as f:
+    examples = json.load(f)["examples"]
+kinds = {"gpt": "llm", "sd": "sd", "sd_finetune": "sd-finetune"}
+checked = 0
+for e in examples:
+    if e["kind"] not in kinds:
+        continue  # the one gpt_response example is a result, not task args
+    with open(os.path.join(examples_dir, e["file"]), "rb") as f:
+        rc, out, err = run(["tools", "validate-task", "--type", kinds[e["kind"]]], f.read())
+    check(f"validate-task {e['file']}", (rc == 0) == e["schema_valid"] and rc in (0, 2), f"rc={rc} {err[:200]!r}")
+    checked += 1
+check("task examples present", checked == 97, f"{checked} examples")
 
 # Bad input: exit code 2 and exactly one line on stderr.
 bad = [

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+@testable import Relay
 
 /// A paid request has a deadline while it waits for a node, and a key has a cap on runs in progress.
 @Suite struct PaidRunLimitsTests {
@@ -18,22 +19,13 @@ import Testing
 
     @Test func aTaskStillQueuedAtTheDeadlineIsCancelledRefundedAndAnswered504() async throws {
         try await F.with { _, _, fixture in
-            let (busyKey, _) = try fixture.store.create(name: "busy")
             let (lateKey, late) = try fixture.store.create(name: "late")
             let wallet = fixture.wallet.address.checksummed
             let bridge = try bridge(fixture, queueTimeout: .milliseconds(300))
+            // The one node is paused, so the task waits in the relay's queue.
+            let node = try #require(try await fixture.network.service.read { $0.nodes.keys.first })
+            try await fixture.network.service.perform { state, now throws(RelayError) in try state.pause(node, now: now) }
             try await Application(router: bridge.router()).test(.router) { client in
-                // The one node is busy with a long answer, so the next task waits in the relay's queue.
-                let long = Task {
-                    try await client.execute(
-                        uri: "/v1/chat/completions", method: .post, headers: F.headers(busyKey),
-                        body: F.chat("Write a long story about a cat.", extra: #","max_tokens":200"#)
-                    ) { $0.status }
-                }
-                // Wait until the node has started it (its fee is then in escrow and the node busy).
-                while try await fixture.network.service.read({ $0.tasks.values.contains { $0.status != .queued } }) == false {
-                    try await Task.sleep(for: .milliseconds(5))
-                }
                 let before = try await fixture.network.service.read { $0.balance(of: wallet) }
                 let (status, code) = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: F.headers(lateKey), body: F.chat()) {
                     ($0.status, F.json($0.body)["error"]?["code"]?.stringValue)
@@ -44,8 +36,10 @@ import Testing
                 // The relay refunded the cancelled task: the wallet is back where it was.
                 let after = try await fixture.network.service.read { $0.balance(of: wallet) }
                 #expect(after == before)
-                #expect(try await long.value == .ok)
+                let aborted = try await fixture.network.service.read { $0.tasks.values.map(\.status) }
+                #expect(aborted == [.endAborted])
             }
+            try await fixture.network.service.perform { state, now throws(RelayError) in try state.resume(node, now: now) }
         }
     }
 

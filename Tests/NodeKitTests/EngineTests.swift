@@ -29,6 +29,12 @@ let safeMargin = 0.02
     static let model: LlamaModel? = try? LlamaModel(path: BundledModel.path)
     static let tokenizer: BPETokenizer? = try? BPETokenizer(gguf: GGUFFile(path: BundledModel.path))
 
+    @Test func theLogitsFixtureLoadsWithAllItsCases() {
+        // The parameterised tests below pass vacuously with no cases: make a missing or broken fixture fail here.
+        #expect(LogitsCase.all.count == 5)
+        #expect(LogitsCase.all.allSatisfy { !intArray($0.value["prompt_ids"]).isEmpty && !intArray($0.reference["greedy_ids"]).isEmpty })
+    }
+
     @Test func loadsTheBundledModel() throws {
         let model = try #require(Self.model, "the bundled model did not load from \(BundledModel.path)")
         let c = model.config

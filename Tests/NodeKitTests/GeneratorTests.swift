@@ -43,12 +43,14 @@ import NodeKit
     @Test func generationStopsAtTheTasksDeadline() throws {
         let generator = try #require(Self.generators[1])
         let task = GPTTaskArgs(model: BundledModel.huggingFaceID, messages: [.text(.user, "Write a long story.")], generationConfig: GenerationConfig(maxNewTokens: 1_000))
-        let start = ContinuousClock.now
+        let before = generator.tokensGenerated
         #expect {
-            _ = try generator.run(task: task, until: start + .milliseconds(300))
+            _ = try generator.run(task: task, until: .now + .milliseconds(300))
         } throws: { ($0 as? EngineError)?.kind == .cancelled }
-        // 1000 tokens take seconds here; stopping at the deadline means well under one.
-        #expect(ContinuousClock.now - start < .seconds(1))
+        // Stopped at the deadline: a few dozen of the 1,000 tokens asked for at most (an engine ignoring the
+        // deadline makes all 1,000; under load the deadline may pass before the first).
+        let made = generator.tokensGenerated - before
+        #expect(made < 500, "\(made) tokens")
     }
 
     @Test func logitsAreBitIdenticalAcrossThreadCounts() throws {
@@ -138,15 +140,16 @@ import NodeKit
 
     @Test func endingTheStreamEarlyStopsTheGeneration() async throws {
         let generator = try #require(Self.generators[1])
+        let before = generator.tokensGenerated
         var seen = 0
         for try await event in generator.stream(prompt: [504, 3575], maxNewTokens: 200) {
             if case .token = event { seen += 1 }
             if seen == 3 { break }
         }
-        // The generator is free again at once (a still-running generation would hold its lock for 200 tokens).
-        let clock = ContinuousClock()
-        let start = clock.now
+        // The next generation waits for the generator's lock, so when it returns the first has stopped: it made the
+        // 3 tokens seen and the few made while the consumer caught up, not the 200 asked for.
         _ = try generator.generate(prompt: [504], maxNewTokens: 1)
-        #expect(clock.now - start < .seconds(2))
+        let made = generator.tokensGenerated - before - 1
+        #expect(made >= 3 && made <= 12, "\(made) tokens")
     }
 }

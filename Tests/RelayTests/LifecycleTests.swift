@@ -257,9 +257,20 @@ struct Harness {
         #expect(h.relay.nodes[Harness.node(1)]?.status == .quit)
         try h.join(1)
         try h.relay.pause(Harness.node(1), now: h.now)
-        #expect(h.relay.dispatch(now: h.now).isEmpty || h.relay.nodes[Harness.node(1)]?.status == .paused)
+        #expect(h.relay.nodes[Harness.node(1)]?.status == .paused)
+        let waiting = try h.create(.random())
+        #expect(h.relay.dispatch(now: h.now).isEmpty, "a paused node is given nothing")
         try h.relay.resume(Harness.node(1), now: h.now)
         #expect(h.relay.nodes[Harness.node(1)]?.status == .available)
+        #expect(h.relay.dispatch(now: h.now) == [waiting.commitment], "resumed, it takes the waiting task")
+        // Paused while busy: it finishes its task first, then stays paused.
+        try h.relay.pause(Harness.node(1), now: h.now)
+        #expect(h.relay.nodes[Harness.node(1)]?.status == .pendingPause)
+        try h.relay.reportError(waiting.commitment, by: Harness.node(1), now: h.now)
+        h.relay.expireDeadlines(now: h.now + 601)
+        #expect(h.relay.nodes[Harness.node(1)]?.status == .paused)
+        _ = try h.create(.random())
+        #expect(h.relay.dispatch(now: h.now + 601).isEmpty)
     }
 }
 

@@ -2,6 +2,7 @@
 finished exactly once: no task lost, none paid twice, and a client retrying with the same Idempotency-Key gets the
 answer it paid for without paying again. Runs its own `crynux serve` (own data directory and ports)."""
 
+import json
 import os
 import signal
 import socket
@@ -100,11 +101,16 @@ def test_sigkill_mid_task_then_restart_reconciles_every_paid_run():
             deadline = time.time() + 30
             while len(runs("pending")) < count and time.time() < deadline:
                 time.sleep(0.02)
+            # Kill only once the relay holds money for the runs (a fee in escrow): the kill must cost something.
+            while balance() == start_balance and time.time() < deadline:
+                time.sleep(0.02)
+            balance_at_kill = balance()
             pending_at_kill = len(runs("pending"))
             serve.kill()
             for t in threads:
                 t.join()
             assert pending_at_kill >= 2, f"only {pending_at_kill} runs were in flight at the kill"
+            assert balance_at_kill < start_balance, "no fee was paid on the relay before the kill"
 
             serve.start()
             deadline = time.time() + 180
@@ -129,6 +135,8 @@ def test_sigkill_mid_task_then_restart_reconciles_every_paid_run():
             assert balance() == pytest.approx(start_balance - 5 * count), "the retries paid only for runs not recorded before the kill"
             usage = httpx.get(serve.url + "/admin/usage?group_by=key", headers=admin).json()["data"]
             assert sum(row["requests"] for row in usage) == count
+            # The keys were charged exactly what the relay charged the wallet.
+            assert sum(float(row["fees_cnx"]) for row in usage) == pytest.approx(start_balance - balance())
         finally:
             serve.stop()
 
@@ -198,3 +206,72 @@ def test_sigterm_answers_the_paid_request_in_flight_quits_the_node_and_exits_0()
             assert len(httpx.get(serve.url + "/admin/tasks?status=done", headers=admin).json()["data"]) == 1
         finally:
             serve.stop()
+
+
+def test_sigkill_of_a_relay_mid_writes_keeps_every_acknowledged_write():
+    """`kill -9` of a running `crynux relay` while writes stream in: after a restart every write it acknowledged is
+    there (a write in flight at the kill may or may not be), and the relay starts cleanly over its own file."""
+    import secrets
+
+    with tempfile.TemporaryDirectory() as data:
+        key_file = os.path.join(data, "key")
+        with open(os.open(key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("0x" + secrets.token_hex(32) + "\n")
+
+        def cli(*args, stdin=""):
+            run = subprocess.run([os.environ["CRYNUX_BIN"], *args], input=stdin, capture_output=True, text=True, timeout=30)
+            assert run.returncode == 0, run.stderr
+            return run.stdout.strip()
+
+        address = cli("tools", "recover", "--timestamp", "1", "--signature", cli("tools", "sign", "--key-file", key_file, "--timestamp", "1", stdin="{}"), stdin="{}")
+        port = free_port()
+        relay_data = os.path.join(data, "relay")
+
+        def start():
+            proc = subprocess.Popen(
+                [os.environ["CRYNUX_BIN"], "relay", "--dev", "--data-dir", relay_data, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/v1/now", timeout=1).status_code == 200:
+                        return proc
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            raise AssertionError("the relay did not start")
+
+        relay = start()
+        acknowledged = []
+        stop = threading.Event()
+
+        def deposit():
+            with httpx.Client(timeout=5) as c:
+                while not stop.is_set():
+                    try:
+                        r = c.post(f"http://127.0.0.1:{port}/v1/dev/faucet", json={"address": address, "amount": "1"})
+                    except httpx.HTTPError:
+                        return  # killed under it
+                    if r.status_code == 200:
+                        acknowledged.append(1)
+
+        writer = threading.Thread(target=deposit)
+        writer.start()
+        while len(acknowledged) < 200:
+            time.sleep(0.01)
+        relay.send_signal(signal.SIGKILL)
+        relay.wait()
+        stop.set()
+        writer.join()
+        acked = len(acknowledged)
+
+        relay = start()
+        try:
+            now = int(httpx.get(f"http://127.0.0.1:{port}/v1/now").json()["data"]["now"])
+            signature = cli("tools", "sign", "--key-file", key_file, "--timestamp", str(now), stdin=json.dumps({"address": address}))
+            r = httpx.get(f"http://127.0.0.1:{port}/v2/relay_account/{address}/balance", params={"timestamp": now, "signature": signature})
+            assert r.status_code == 200, r.text
+            balance = int(r.json()["data"])
+            assert acked <= balance <= acked + 1, f"{acked} deposits acknowledged before the kill, {balance} wei after the restart"
+        finally:
+            relay.terminate()
+            relay.wait(10)

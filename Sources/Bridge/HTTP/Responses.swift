@@ -14,14 +14,11 @@ extension BridgeService {
     /// The request's JSON object body (at most `maxUploadSize`, within `bodyDeadline`) and its bytes, or the
     /// 400/408/413 saying what is wrong.
     static func body(_ request: Request, _ context: BridgeRequestContext) async throws -> (JSONValue, [UInt8]) {
-        let body = request.body, limit = context.maxUploadSize
-        let read = try await withDeadline(bodyDeadline) {
-            do { return try await body.collect(upTo: limit) } catch {
-                throw OpenAIError(status: 413, message: "The request body is over 4 MiB.", type: "invalid_request_error", param: nil, code: nil)
-            }
-        }
-        guard let buffer = read else {
+        let buffer: ByteBuffer
+        do { buffer = try await collectBody(request.body, limit: context.maxUploadSize, deadline: .now + bodyDeadline) } catch BodyReadError.tooSlow {
             throw OpenAIError(status: 408, message: "The request body did not arrive within 30 s.", type: "invalid_request_error", param: nil, code: "timeout")
+        } catch {
+            throw OpenAIError(status: 413, message: "The request body is over 4 MiB.", type: "invalid_request_error", param: nil, code: nil)
         }
         let bytes = Array(buffer.readableBytesView)
         guard let body = try? JSONValue.parse(bytes) else { throw OpenAIError.invalid("body", "The body is not valid JSON.") }

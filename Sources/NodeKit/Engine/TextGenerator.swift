@@ -166,6 +166,11 @@ public final class TextGenerator: @unchecked Sendable {
     let pool: ThreadPool
     private let lock = NSLock()
     private var variants: [WeightQuantization: LlamaModel] = [:]
+    private let counterLock = NSLock()
+    private var decoded = 0
+
+    /// Tokens this generator has chosen since it was made (all requests, all sequences).
+    public var tokensGenerated: Int { counterLock.withLock { decoded } }
 
     /// Loads everything from a GGUF file and computes on `threads` threads.
     public init(path: String, threads: Int = 1) throws {
@@ -212,6 +217,7 @@ public final class TextGenerator: @unchecked Sendable {
                 if isCancelled() { throw EngineError("the generation was cancelled", kind: .cancelled) }
                 let next = choose(session.logits, history: prompt + generated, sampling, &random)
                 generated.append(next)
+                counterLock.withLock { decoded += 1 }
                 if let onEvent { onEvent(.token(index: index, id: next, text: detokenizer.append(next))) }
                 if next == tokenizer.eosID {
                     finish = .stop

@@ -1,6 +1,5 @@
 import CrynuxSDK
 import Foundation
-import MultipartKit
 
 /// Form bodies: `application/x-www-form-urlencoded` and `multipart/form-data`.
 enum FormData {
@@ -51,39 +50,72 @@ enum FormData {
         var body: [UInt8]
     }
 
-    /// The parts of a multipart body (RFC 7578), parsed by MultipartKit; a body without a closing delimiter, a part
-    /// without its end, or more than `maxParts` parts is malformed.
+    /// The parts of a multipart body (RFC 7578 / RFC 2046 §5.1.1): a preamble, then parts each opened by
+    /// `--boundary` and a line break, headers up to an empty line, the body up to `CRLF--boundary`, and the closing
+    /// `--boundary--`. A body without its closing delimiter, a part without its end, a header that is not
+    /// `name: value` with an ASCII token name, or more than `maxParts` parts is malformed. Linear in the body: every
+    /// byte is looked at a bounded number of times. (MultipartKit's parser traps on a header name byte ≥ 0x80, found
+    /// by fuzzing: one request could stop the relay, so the relay parses multipart itself.)
     static func multipart(_ body: [UInt8], boundary: String, maxParts: Int = 300) throws(RelayError) -> [Part] {
         guard !boundary.isEmpty, boundary.utf8.count <= 200 else { throw .validation("body", "malformed multipart boundary") }
-        let parser = MultipartParser(boundary: boundary)
+        let malformed = RelayError.validation("body", "malformed multipart body")
+        let dash = Array("--".utf8) + Array(boundary.utf8)
+        let delimiter = Array("\r\n".utf8) + dash
+        // The first delimiter: at the very start, or after the preamble's line break.
+        var i: Int
+        if body.starts(with: dash) {
+            i = dash.count
+        } else if let found = Self.find(delimiter, in: body, from: 0) {
+            i = found + delimiter.count
+        } else {
+            throw malformed
+        }
         var parts: [Part] = []
-        var disposition: String?
-        var bytes: [UInt8] = []
-        var open = false
-        var tooMany = false
-        parser.onHeader = { name, value in
-            open = true
-            if name.lowercased() == "content-disposition" { disposition = value }
-        }
-        parser.onBody = { chunk in
-            open = true
-            bytes += chunk.readableBytesView
-        }
-        parser.onPartComplete = {
-            let parameters = disposition.map(Self.dispositionParameters) ?? [:]
-            if parts.count < maxParts {
-                parts.append(Part(name: parameters["name"] ?? "", filename: parameters["filename"], body: bytes))
-            } else {
-                tooMany = true
+        while true {
+            // After a delimiter: "--" closes the body; otherwise optional spaces, then the line break.
+            if body[i...].starts(with: Array("--".utf8)) {
+                guard !parts.isEmpty else { throw malformed }
+                return parts
             }
-            disposition = nil
-            bytes = []
-            open = false
+            while i < body.count, body[i] == 0x20 || body[i] == 0x09 { i += 1 }
+            if body[i...].starts(with: [0x0D, 0x0A]) { i += 2 } else if body[i...].starts(with: [0x0A]) { i += 1 } else { throw malformed }
+            guard parts.count < maxParts else { throw .validation("body", "more than \(maxParts) multipart parts") }
+            // Headers, up to the empty line.
+            guard let headerEnd = Self.find([0x0D, 0x0A, 0x0D, 0x0A], in: body, from: i - 2) else { throw malformed }
+            var name = "", filename: String?
+            if headerEnd > i {
+                for line in body[i..<headerEnd].split(separator: 0x0A, omittingEmptySubsequences: false) {
+                    let text = line.last == 0x0D ? line.dropLast() : line[...]
+                    guard let colon = text.firstIndex(of: UInt8(ascii: ":")), colon > text.startIndex,
+                        text[..<colon].allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+                    else { throw malformed }
+                    let field = String(decoding: text[..<colon], as: UTF8.self).lowercased()
+                    if field == "content-disposition" {
+                        let parameters = Self.dispositionParameters(
+                            String(decoding: text[text.index(after: colon)...], as: UTF8.self).trimmingCharacters(in: .whitespaces))
+                        name = parameters["name"] ?? ""
+                        filename = parameters["filename"]
+                    }
+                }
+            }
+            let bodyStart = headerEnd + 4
+            guard let bodyEnd = Self.find(delimiter, in: body, from: bodyStart) else { throw malformed }
+            parts.append(Part(name: name, filename: filename, body: Array(body[bodyStart..<bodyEnd])))
+            i = bodyEnd + delimiter.count
         }
-        do { try parser.execute(body) } catch { throw .validation("body", "malformed multipart body") }
-        guard !tooMany else { throw .validation("body", "more than \(maxParts) multipart parts") }
-        guard !parts.isEmpty, !open else { throw .validation("body", "malformed multipart body") }
-        return parts
+    }
+
+    /// The first index at or after `start` where `needle` occurs in `haystack`.
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard let first = needle.first, needle.count <= haystack.count else { return nil }
+        var i = max(start, 0)
+        let last = haystack.count - needle.count
+        while i <= last {
+            guard let hit = haystack[i...last].firstIndex(of: first) else { return nil }
+            if haystack[hit..<(hit + needle.count)].elementsEqual(needle) { return hit }
+            i = hit + 1
+        }
+        return nil
     }
 
     /// The parameters of a `Content-Disposition` value (`form-data; name="files"; filename="0.json"`), quoted values

@@ -53,14 +53,11 @@ struct API: Sendable {
         var input = Input()
         for (key, value) in request.uri.queryParameters { input.fields[String(key), default: []].append(String(value)) }
         guard request.method == .post, readingBody else { return input }
-        let body = request.body
-        let read = try await withDeadline(Self.bodyDeadline) {
-            do { return try await body.collect(upTo: limit.rawValue) } catch {
-                throw RelayError(kind: .tooLarge, field: "body", message: "Request body too large (the limit here is \(limit.rawValue) bytes)")
-            }
-        }
-        guard let buffer = read else {
+        let buffer: ByteBuffer
+        do { buffer = try await collectBody(request.body, limit: limit.rawValue, deadline: .now + Self.bodyDeadline) } catch BodyReadError.tooSlow {
             throw RelayError.validation("body", "the request body did not arrive within \(Int(Self.bodyDeadline.components.seconds)) s")
+        } catch {
+            throw RelayError(kind: .tooLarge, field: "body", message: "Request body too large (the limit here is \(limit.rawValue) bytes)")
         }
         let bytes = Array(buffer.readableBytesView)
         let type = request.headers[.contentType] ?? ""
