@@ -124,7 +124,14 @@ extension BridgeService {
                 let client = config.client, timeout = config.queueTimeout
                 let watchdog = Task {
                     try await Task.sleep(for: timeout)
-                    if await client.cancelQueued(runID: run.id) { cancelled.set() }
+                    // Again every 2 s until the run ends: a task created late is cancelled on a later try.
+                    while !Task.isCancelled {
+                        if await client.cancelQueued(runID: run.id) {
+                            cancelled.set()
+                            return
+                        }
+                        try await Task.sleep(for: .seconds(2))
+                    }
                 }
                 defer { watchdog.cancel() }
                 do {

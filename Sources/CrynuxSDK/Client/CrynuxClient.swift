@@ -184,7 +184,8 @@ public actor CrynuxClient {
     }
 
     /// Cancels the run's tasks still queued on the relay (their fees come back at once); returns whether every task
-    /// of the run is now cancelled or never reached the relay, so that the run will end without a result.
+    /// of the run has now ended aborted, so that the run will end without a result. A task the relay does not know
+    /// yet (its creation may still be on the way) counts as not cancelled: call again later.
     @discardableResult
     public func cancelQueued(runID: String) async -> Bool {
         guard let commitments = try? await commitments(of: runID), !commitments.isEmpty else { return false }
@@ -194,7 +195,7 @@ public actor CrynuxClient {
                 let record = try await relay.task(commitment)
                 if record.status == 0 { try await relay.cancel(commitment) } else if record.status != 9 { all = false }
             } catch {
-                if error.kind != .notFound { all = false }
+                all = false
             }
         }
         return all

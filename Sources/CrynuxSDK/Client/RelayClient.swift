@@ -395,12 +395,17 @@ public struct RelayClient: Sendable {
 final class SignatureStamps: @unchecked Sendable {
     private let lock = NSLock()
     private var last: [SHA256Digest: Int64] = [:]
+    private var prunedAt: Int64 = 0
 
     /// The timestamp for `canonical` at `now`: `now` for a read, otherwise later than any earlier use of it.
     func next(for canonical: String, now: Int64, change: Bool) -> Int64 {
         let key = SHA256.hash(data: Array(canonical.utf8))
         return lock.withLock {
-            if last.count > 4096 { last = last.filter { $0.value >= now - 2 * RelaySignatureVerifier.defaultTolerance } }
+            // Entries older than the signature window can no longer collide; forget them at most once a second.
+            if last.count > 4096, now > prunedAt {
+                last = last.filter { $0.value >= now - 2 * RelaySignatureVerifier.defaultTolerance }
+                prunedAt = now
+            }
             let previous = last[key]
             let stamp = change ? max(now, (previous ?? now - 1) + 1) : now
             last[key] = max(previous ?? stamp, stamp)

@@ -98,6 +98,8 @@ public actor NodeWorker: Service {
     /// Tasks this node is done with (the most recent 10,000: a node's memory does not grow with its history).
     private var finished: Set<String> = []
     private var finishedOrder: [String] = []
+    /// Whether the data folder has been made private (0700) in this process.
+    private var dataDirectoryIsPrivate = false
     private var scored: [String: [(name: String, bytes: [UInt8])]] = [:]
     /// Log lines (`NodeWorker.log`), for operators and tests.
     public private(set) var log: [String] = []
@@ -256,7 +258,10 @@ public actor NodeWorker: Service {
         }
         let file = (tamper?(response) ?? response).resultFile
         let dir = "\(dataDirectory)/tasks/\(commitment)"
-        try DataDirectory.makePrivate(dataDirectory)
+        if !dataDirectoryIsPrivate {
+            try DataDirectory.makePrivate(dataDirectory)
+            dataDirectoryIsPrivate = true
+        }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try Data(file).write(to: URL(fileURLWithPath: dir + "/0.json"), options: .atomic)
         let score = Hex.encode(SHA256.hash(data: file), prefix: true)
