@@ -140,6 +140,14 @@ struct FeatureCase: Sendable, CustomTestStringConvertible {
         #expect(renderError("{{ [1] * 10**12 }}")?.kind == .limit)
     }
 
+    @Test func integerEdgesAreAnErrorNotACrash() throws {
+        #expect(renderError("{{ -(-9223372036854775807 - 1) }}")?.kind == .limit)
+        #expect(renderError("{{ (-9223372036854775807 - 1) // -1 }}")?.kind == .limit)
+        #expect(renderError("{{ (-9223372036854775807 - 1)|abs }}")?.kind == .limit)
+        #expect(try ChatTemplate(source: "{{ (-9223372036854775807 - 1) % -1 }}").render(messages: []) == "0")
+        #expect(renderError("{{ 'x'|center(-5) }}{{ [1]|batch(-3)|list }}{{ [1]|slice(-2)|list }}{{ 5|round(-400) }}") == nil)
+    }
+
     @Test func limitsAreConfigurable() {
         let small = ChatTemplateLimits(maximumSteps: 100)
         #expect(renderError("{% for i in range(1000) %}{{ i }}{% endfor %}", limits: small)?.kind == .limit)

@@ -162,8 +162,18 @@ public struct ChatTemplate: Sendable {
         root.variables["dict"] = .function(JinjaFunction(name: "dict") { p, k, interp throws(ChatTemplateError) in
             var d = JinjaDict()
             if let first = p.first {
-                guard case .dict(let given) = first else { throw interp.fail(.type, "dict() takes a mapping") }
-                d = given
+                if case .dict(let given) = first {
+                    d = given
+                } else {
+                    // An iterable of key-value pairs, such as `d.items()`.
+                    guard let pairs = try interp.iterate(first) else { throw interp.fail(.type, "'\(first.typeName)' object is not iterable") }
+                    for pair in pairs {
+                        guard let kv = try interp.iterate(pair), kv.count == 2 else {
+                            throw interp.fail(.type, "dictionary update sequence element has the wrong length; 2 is required")
+                        }
+                        d.set(kv[0], kv[1])
+                    }
+                }
             }
             for (key, v) in k { d.set(.string(key), v) }
             return .dict(d)
@@ -177,7 +187,7 @@ public struct ChatTemplate: Sendable {
             guard count <= interp.limits.maximumRange else {
                 throw interp.fail(.limit, "range() of \(count) items is longer than the limit of \(interp.limits.maximumRange)")
             }
-            return .list((0..<count).map { .int(start + $0 * step) })
+            return .iterator(JinjaIterator(.range(start, stop, step), (0..<count).map { .int(start + $0 * step) }))
         })
     }
 

@@ -71,6 +71,7 @@ extension JinjaFilters {
         case .namespace: throw interp.fail(.type, "Object of type Namespace is not JSON serializable")
         case .function: throw interp.fail(.type, "Object of type function is not JSON serializable")
         case .loop: throw interp.fail(.type, "Object of type LoopContext is not JSON serializable")
+        case .iterator(let it): throw interp.fail(.type, "Object of type \(it.typeName) is not JSON serializable")
         }
     }
 

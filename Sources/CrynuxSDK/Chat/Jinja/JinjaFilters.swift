@@ -16,9 +16,10 @@ enum JinjaFilters {
             return value.str
         }
         func items() throws(ChatTemplateError) -> [JinjaValue] {
-            guard let items = value.iterationItems else { throw interp.fail(.type, "'\(value.typeName)' object is not iterable") }
+            guard let items = try interp.iterate(value) else { throw interp.fail(.type, "'\(value.typeName)' object is not iterable") }
             return items
         }
+        func flag(_ index: Int, _ key: String) -> Bool { arg(p, k, index, key)?.truthy ?? false }
         switch name {
         case "safe", "string", "e", "escape", "forceescape":
             if name == "safe" { return .markup(value.str) }
@@ -37,12 +38,16 @@ enum JinjaFilters {
             case .list(let a), .tuple(let a): return .int(a.count)
             case .dict(let d): return .int(d.count)
             case .namespace(let ns): return .int(ns.attributes.count)
+            case .loop(let loop): return .int(loop.items.count)
+            case .iterator(let it) where it.isSized: return .int(it.items.count)
             default: throw interp.fail(.type, "object of type '\(value.typeName)' has no len()")
             }
         case "join":
             let sep = arg(p, k, 0, "d")?.str ?? ""
             var seq = try items()
-            if let attribute = arg(p, k, 1, "attribute") { seq = try seq.map { (v: JinjaValue) throws(ChatTemplateError) in try lookupPath(v, attribute, interp) } }
+            if let attribute = arg(p, k, 1, "attribute"), !attribute.isNone {
+                seq = try seq.map { (v: JinjaValue) throws(ChatTemplateError) in try attributeValue(v, attribute, interp) }
+            }
             return .string(seq.map(\.str).joined(separator: sep))
         case "upper": return .string(try requireString().uppercased())
         case "lower": return .string(try requireString().lowercased())
@@ -63,124 +68,187 @@ enum JinjaFilters {
             return .string(pyReplace(text, old, new, count: count))
         case "default", "d":
             let fallback = arg(p, k, 0, "default_value") ?? .string("")
-            let boolean = arg(p, k, 1, "boolean")?.truthy ?? false
-            if value.isUndefined || (boolean && !value.truthy) { return fallback }
+            if value.isUndefined || (flag(1, "boolean") && !value.truthy) { return fallback }
             return value
         case "first":
-            let seq = try items()
-            return seq.first ?? .undefined("No first item, sequence was empty.")
+            if case .iterator(let it) = value { return try it.next() ?? .undefined("No first item, sequence was empty.") }
+            return try items().first ?? .undefined("No first item, sequence was empty.")
         case "last":
-            let seq = try items()
-            return seq.last ?? .undefined("No last item, sequence was empty.")
+            // Python's reversed(): sequences, dicts, ranges and dict views, not generators.
+            switch value {
+            case .iterator(let it) where it.isOneShot: throw interp.fail(.type, "'\(it.typeName)' object is not reversible")
+            case .list, .tuple, .string, .markup, .dict, .undefined, .iterator:
+                return try items().last ?? .undefined("No last item, sequence was empty.")
+            default: throw interp.fail(.type, "'\(value.typeName)' object is not reversible")
+            }
         case "list": return .list(try items())
         case "reverse":
             if let s = value.stringValue { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
-            return .list(try items().reversed())
+            // Python's reversed() where the value supports it, else the items in a reversed list.
+            let iteratorName: String
+            switch value {
+            case .list: iteratorName = "list_reverseiterator"
+            case .tuple, .undefined: iteratorName = "reversed"
+            case .dict: iteratorName = "dict_reversekeyiterator"
+            case .iterator(let it):
+                switch it.kind {
+                case .range: iteratorName = "range_iterator"
+                case .view(let view):
+                    iteratorName = view == "dict_items" ? "dict_reverseitemiterator" : view == "dict_keys" ? "dict_reversekeyiterator" : "dict_reversevalueiterator"
+                case .generator, .reversed: return .list(try items().reversed())
+                }
+            default: throw interp.fail(.type, "argument must be iterable")
+            }
+            return .iterator(JinjaIterator(.reversed(iteratorName), try items().reversed()))
         case "items":
             switch value {
-            case .undefined: return .list([])
-            case .dict(let d): return .list(d.entries.map { .tuple([$0.key, $0.value]) })
-            default: throw interp.fail(.type, "Can only get item pairs from a mapping.")
+            case .undefined: return .iterator(JinjaIterator(.generator, []))
+            case .dict(let d): return .iterator(JinjaIterator(.generator, d.entries.map { .tuple([$0.key, $0.value]) }))
+            default: return .iterator(JinjaIterator(.generator, [], failure: interp.fail(.type, "Can only get item pairs from a mapping.")))
             }
         case "dictsort":
-            guard case .dict(let d) = value else { throw interp.fail(.type, "dictsort: expected a mapping") }
-            let caseSensitive = arg(p, k, 0, "case_sensitive")?.truthy ?? false
-            let byValue = arg(p, k, 1, "by")?.stringValue == "value"
-            let reverse = arg(p, k, 2, "reverse")?.truthy ?? false
+            let caseSensitive = flag(0, "case_sensitive")
+            let by = arg(p, k, 1, "by")?.stringValue ?? "key"
+            guard by == "key" || by == "value" else { throw interp.fail(.type, #"You can only sort by either "key" or "value""#) }
+            let reverse = flag(2, "reverse")
+            guard case .dict(let d) = value else {
+                if value.isUndefined { throw interp.undefinedError(value) }
+                throw interp.fail(.type, "'\(value.typeName)' object has no attribute 'items'")
+            }
             var pairs = d.entries.map { ($0.key, $0.value) }
-            try sortValues(&pairs, key: { byValue ? $0.1 : $0.0 }, caseSensitive: caseSensitive, reverse: reverse, interp)
+            try sortValues(&pairs, key: { by == "value" ? $0.1 : $0.0 }, caseSensitive: caseSensitive, reverse: reverse, interp)
             return .list(pairs.map { .tuple([$0.0, $0.1]) })
         case "sort":
-            var seq = try items()
-            let reverse = arg(p, k, 0, "reverse")?.truthy ?? false
-            let caseSensitive = arg(p, k, 1, "case_sensitive")?.truthy ?? false
-            let attribute = arg(p, k, 2, "attribute")
-            var keyed = try seq.map { (v: JinjaValue) throws(ChatTemplateError) in (try attribute.map { (a: JinjaValue) throws(ChatTemplateError) in try lookupPath(v, a, interp) } ?? v, v) }
-            try sortValues(&keyed, key: { $0.0 }, caseSensitive: caseSensitive, reverse: reverse, interp)
-            seq = keyed.map(\.1)
-            return .list(seq)
-        case "unique":
-            let caseSensitive = arg(p, k, 0, "case_sensitive")?.truthy ?? false
-            let attribute = arg(p, k, 1, "attribute")
-            var seen = Set<String>()
-            var out: [JinjaValue] = []
-            for v in try items() {
-                var key = try attribute.map { (a: JinjaValue) throws(ChatTemplateError) in try lookupPath(v, a, interp) } ?? v
-                if !caseSensitive, let s = key.stringValue { key = .string(s.lowercased()) }
-                if seen.insert(key.dictKey).inserted { out.append(v) }
-            }
-            return .list(out)
-        case "map":
             let seq = try items()
-            if let attribute = k.first(where: { $0.0 == "attribute" })?.1 {
-                let fallback = k.first(where: { $0.0 == "default" })?.1
-                return .list(try seq.map { (v: JinjaValue) throws(ChatTemplateError) in
-                    let r = try lookupPath(v, attribute, interp)
-                    if r.isUndefined, let fallback { return fallback }
-                    return r
-                })
+            let reverse = flag(0, "reverse")
+            let caseSensitive = flag(1, "case_sensitive")
+            let attribute = arg(p, k, 2, "attribute")
+            // Keys as Jinja's multi-attribute getter makes them: one value per comma-separated attribute.
+            var paths: [JinjaValue?] = [nil]
+            if let attribute, !attribute.isNone {
+                paths = attribute.stringValue.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { .string(String($0)) } } ?? [attribute]
             }
-            guard let filterName = p.first?.stringValue else { throw interp.fail(.type, "map() needs a filter name or attribute=") }
-            let rest = Array(p.dropFirst())
-            return .list(try seq.map { (v: JinjaValue) throws(ChatTemplateError) in try apply(filterName, v, rest, k, interp) })
-        case "select", "reject":
-            let keep = name == "select"
-            var out: [JinjaValue] = []
-            for v in try items() {
-                let ok = p.isEmpty ? v.truthy : try test(p[0].str, v, Array(p.dropFirst()), interp)
-                if ok == keep { out.append(v) }
+            var keyed: [(JinjaValue, JinjaValue)] = []
+            for v in seq {
+                var key: [JinjaValue] = []
+                for path in paths {
+                    let part = try path.map { (a: JinjaValue) throws(ChatTemplateError) in try attributeValue(v, a, interp) } ?? v
+                    key.append(caseSensitive ? part : ignoreCase(part))
+                }
+                keyed.append((key.count == 1 ? key[0] : .list(key), v))
             }
-            return .list(out)
-        case "selectattr", "rejectattr":
-            let keep = name == "selectattr"
-            guard let attribute = p.first else { throw interp.fail(.type, "\(name)() needs an attribute name") }
-            var out: [JinjaValue] = []
-            for v in try items() {
-                let a = try lookupPath(v, attribute, interp)
-                let ok = p.count < 2 ? a.truthy : try test(p[1].str, a, Array(p.dropFirst(2)), interp)
-                if ok == keep { out.append(v) }
+            try sortValues(&keyed, key: { $0.0 }, caseSensitive: true, reverse: reverse, interp)
+            return .list(keyed.map(\.1))
+        case "unique":
+            let caseSensitive = flag(0, "case_sensitive")
+            let attribute = arg(p, k, 1, "attribute")
+            return try JinjaIterator.generator { (out: inout [JinjaValue]) throws(ChatTemplateError) in
+                var seen = Set<String>()
+                for v in try items() {
+                    let key = try attributeValue(v, attribute, interp)
+                    if seen.insert((caseSensitive ? key : ignoreCase(key)).dictKey).inserted { out.append(v) }
+                }
             }
-            return .list(out)
+        case "map":
+            return try JinjaIterator.generator { (out: inout [JinjaValue]) throws(ChatTemplateError) in
+                guard value.truthy else { return }
+                if p.isEmpty, let attribute = k.last(where: { $0.0 == "attribute" })?.1 {
+                    if let other = k.first(where: { $0.0 != "attribute" && $0.0 != "default" }) {
+                        throw interp.fail(.type, "Unexpected keyword argument \(pythonStringRepr(other.0))")
+                    }
+                    let fallback = k.last(where: { $0.0 == "default" })?.1
+                    for v in try items() { out.append(try attributeValue(v, attribute, interp, default: fallback)) }
+                    return
+                }
+                guard let filterName = p.first else { throw interp.fail(.type, "map requires a filter argument") }
+                let rest = Array(p.dropFirst())
+                for v in try items() { out.append(try apply(filterName.str, v, rest, k, interp)) }
+            }
+        case "select", "reject", "selectattr", "rejectattr":
+            let keep = name == "select" || name == "selectattr"
+            let byAttribute = name.hasSuffix("attr")
+            return try JinjaIterator.generator { (out: inout [JinjaValue]) throws(ChatTemplateError) in
+                guard value.truthy else { return }
+                var attribute: JinjaValue? = nil
+                if byAttribute {
+                    guard let a = p.first else { throw interp.fail(.type, "Missing parameter for attribute name") }
+                    attribute = a
+                }
+                let offset = byAttribute ? 1 : 0
+                let testName = p.count > offset ? p[offset].str : nil
+                let testArgs = Array(p.dropFirst(offset + 1)) + k.map(\.1)
+                for v in try items() {
+                    let x = try attribute.map { (a: JinjaValue) throws(ChatTemplateError) in try attributeValue(v, a, interp) } ?? v
+                    let ok = try testName.map { (t: String) throws(ChatTemplateError) in try test(t, x, testArgs, interp) } ?? x.truthy
+                    if ok == keep { out.append(v) }
+                }
+            }
         case "int":
             let fallback = arg(p, k, 0, "default") ?? .int(0)
             switch value {
-            case .int, .bool: return .int(value.integer!)
-            case .float(let d): return d.isFinite && abs(d) < 9.2e18 ? .int(Int(d)) : fallback
+            case .undefined: throw interp.undefinedError(value)
+            case .int(let i): return .int(i)
+            case .bool(let b): return .int(b ? 1 : 0)
+            case .float(let d): return try floatToInt(d, interp) ?? fallback
             case .string(let s), .markup(let s):
-                let t = pyStrip(s, chars: nil, left: true, right: true).replacingOccurrences(of: "_", with: "")
-                if let i = Int(t) { return .int(i) }
-                if let d = Double(t), d.isFinite, abs(d) < 9.2e18 { return .int(Int(d)) }
+                let base = arg(p, k, 1, "base")?.integer ?? 10
+                if let i = pyParseInt(s, base: base) { return .int(i) }
+                // The fallback int(float(text)) turns overflow into the default too.
+                if let d = pyParseFloat(s), d.isFinite { return try floatToInt(d, interp) ?? fallback }
                 return fallback
             default: return fallback
             }
         case "float":
             let fallback = arg(p, k, 0, "default") ?? .float(0)
-            if let d = value.numeric { return .float(d) }
-            if let s = value.stringValue, let d = Double(pyStrip(s, chars: nil, left: true, right: true)) { return .float(d) }
-            return fallback
+            switch value {
+            case .undefined: throw interp.undefinedError(value)
+            case .string(let s), .markup(let s): return pyParseFloat(s).map { .float($0) } ?? fallback
+            default: return value.numeric.map { .float($0) } ?? fallback
+            }
         case "abs":
             switch value {
-            case .int(let i): return .int(abs(i))
+            case .int(let i):
+                guard i != .min else { throw interp.fail(.limit, "integer overflow") }
+                return .int(abs(i))
             case .float(let d): return .float(abs(d))
             case .bool(let b): return .int(b ? 1 : 0)
             default: throw interp.fail(.type, "bad operand type for abs(): '\(value.typeName)'")
             }
         case "round":
             let precision = arg(p, k, 0, "precision")?.integer ?? 0
-            let method = arg(p, k, 1, "method")?.stringValue ?? "common"  // "common" is Python's round(): half to even
-            guard let d = value.numeric else { throw interp.fail(.type, "round: expected a number") }
+            let method = arg(p, k, 1, "method")?.str ?? "common"
+            guard method == "common" || method == "ceil" || method == "floor" else { throw interp.fail(.type, "method must be common, ceil or floor") }
+            if method == "common" {
+                // Python's round(): half to even; an integer stays an integer.
+                switch value {
+                case .int, .bool: return .int(try roundInteger(value.integer ?? 0, precision, interp))
+                case .float(let d):
+                    guard precision < 0 else {
+                        let factor = pow(10.0, Double(precision))
+                        return .float((d * factor).rounded(.toNearestOrEven) / factor)
+                    }
+                    let factor = pow(10.0, Double(-precision))
+                    return .float((d / factor).rounded(.toNearestOrEven) * factor)
+                default: throw interp.fail(.type, "type \(value.typeName) doesn't define __round__ method")
+                }
+            }
+            guard let d = value.numeric else {
+                if value.isUndefined { throw interp.undefinedError(value) }
+                throw interp.fail(.type, "must be real number, not \(value.typeName)")
+            }
             let factor = pow(10.0, Double(precision))
-            let x = d * factor
-            let r: Double = method == "ceil" ? x.rounded(.up) : method == "floor" ? x.rounded(.down) : x.rounded(.toNearestOrEven)
-            return .float(r / factor)
+            return .float((d * factor).rounded(method == "ceil" ? .up : .down) / factor)
         case "indent":
+            guard let text = value.stringValue else {
+                if value.isUndefined { throw interp.undefinedError(value) }
+                throw interp.fail(.type, "unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
+            }
             let widthValue = arg(p, k, 0, "width") ?? .int(4)
             if let w = widthValue.integer { try interp.checkLength(w) }
             let indentation = widthValue.stringValue ?? String(repeating: " ", count: max(0, widthValue.integer ?? 4))
-            let first = arg(p, k, 1, "first")?.truthy ?? false
-            let blank = arg(p, k, 2, "blank")?.truthy ?? false
-            let s = try requireString() + "\n"
-            let lines = pySplitlines(s)
+            let first = flag(1, "first")
+            let blank = flag(2, "blank")
+            let lines = pySplitlines(text + "\n")
             var rv: String
             if blank {
                 rv = lines.joined(separator: "\n" + indentation)
@@ -195,33 +263,86 @@ enum JinjaFilters {
         case "sum":
             let attribute = arg(p, k, 0, "attribute")
             var total = arg(p, k, 1, "start") ?? .int(0)
-            for v in try items() {
-                let x = try attribute.map { (a: JinjaValue) throws(ChatTemplateError) in try lookupPath(v, a, interp) } ?? v
-                total = try interp.binary("+", total, x)
-            }
+            for v in try items() { total = try interp.binary("+", total, try attributeValue(v, attribute, interp)) }
             return total
         case "min", "max":
+            let caseSensitive = flag(0, "case_sensitive")
+            let attribute = arg(p, k, 1, "attribute")
             let seq = try items()
-            guard var best = seq.first else { return .undefined("No \(name) item, sequence was empty.") }
-            for v in seq.dropFirst() where try interp.compare(name == "min" ? "<" : ">", v, best) { best = v }
+            guard var best = seq.first else { return .undefined("No aggregated item, sequence was empty.") }
+            func key(_ v: JinjaValue) throws(ChatTemplateError) -> JinjaValue {
+                let x = try attributeValue(v, attribute, interp)
+                return caseSensitive ? x : ignoreCase(x)
+            }
+            var bestKey = try key(best)
+            for v in seq.dropFirst() {
+                let candidate = try key(v)
+                if try interp.compare(name == "min" ? "<" : ">", candidate, bestKey) {
+                    best = v
+                    bestKey = candidate
+                }
+            }
             return best
         case "wordcount":
-            return .int(try requireString().split(whereSeparator: { $0.isWhitespace }).count)
+            // Jinja counts runs of `\w` characters.
+            var count = 0
+            var inWord = false
+            for c in try requireString().unicodeScalars {
+                let word = isWordCharacter(c)
+                if word && !inWord { count += 1 }
+                inWord = word
+            }
+            return .int(count)
         case "format":
             return .string(try printf(try requireString(), p.count == 1 ? p[0] : .tuple(p), interp))
-        case "batch", "slice":
-            let n = max(1, p.first?.integer ?? 1)
-            let seq = try items()
-            var groups: [JinjaValue] = []
-            var i = 0
-            while i < seq.count {
-                groups.append(.list(Array(seq[i..<min(i + n, seq.count)])))
-                i += n
+        case "batch":
+            let size = arg(p, k, 0, "linecount")?.integer ?? 1
+            let fill = arg(p, k, 1, "fill_with").flatMap { $0.isNone ? nil : $0 }
+            return try JinjaIterator.generator { (out: inout [JinjaValue]) throws(ChatTemplateError) in
+                var group: [JinjaValue] = []
+                for item in try items() {
+                    if group.count == size {
+                        out.append(.list(group))
+                        group = []
+                    }
+                    group.append(item)
+                }
+                if !group.isEmpty {
+                    if let fill, group.count < size {
+                        try interp.checkLength(size)
+                        group += Array(repeating: fill, count: size - group.count)
+                    }
+                    out.append(.list(group))
+                }
             }
-            return .list(groups)
+        case "slice":
+            let slices = arg(p, k, 0, "slices")?.integer ?? 1
+            let fill = arg(p, k, 1, "fill_with").flatMap { $0.isNone ? nil : $0 }
+            return try JinjaIterator.generator { (out: inout [JinjaValue]) throws(ChatTemplateError) in
+                let seq = try items()
+                guard slices != 0 else { throw interp.fail(.type, "integer division or modulo by zero") }
+                guard slices > 0 else { return }
+                let perSlice = seq.count / slices
+                let withExtra = seq.count % slices
+                var offset = 0
+                for number in 0..<slices {
+                    try interp.step()
+                    let start = min(seq.count, offset + number * perSlice)
+                    if number < withExtra { offset += 1 }
+                    let end = min(seq.count, offset + (number + 1) * perSlice)
+                    var column = start < end ? Array(seq[start..<end]) : []
+                    if let fill, number >= withExtra { column.append(fill) }
+                    out.append(.list(column))
+                }
+            }
         case "attr":
-            guard let attribute = p.first?.stringValue else { throw interp.fail(.type, "attr() needs a name") }
-            return try interp.getAttribute(value, attribute)
+            // Python's getattr: a dict's keys are not attributes.
+            guard let attribute = arg(p, k, 0, "name")?.str else { throw interp.fail(.type, "attr() needs a name") }
+            switch value {
+            case .undefined: throw interp.undefinedError(value)
+            case .dict: return JinjaMethods.method(value, attribute) ?? .undefined(.attribute(value.objectTypeRepr, attribute))
+            default: return try interp.getAttribute(value, attribute)
+            }
         case "center":
             let width = arg(p, k, 0, "width")?.integer ?? 80
             try interp.checkLength(width)
@@ -237,14 +358,152 @@ enum JinjaFilters {
         }
     }
 
-    /// `a.b.0`-style lookups used by `map`, `selectattr`, `sort`, `join` and friends.
-    static func lookupPath(_ value: JinjaValue, _ attribute: JinjaValue, _ interp: JinjaInterpreter) throws(ChatTemplateError) -> JinjaValue {
-        if let i = attribute.integer { return try interp.getItem(value, .int(i)) }
+    /// Jinja's attribute getter for filters: `a.b.0`-style paths (all-digit parts are indexes); an undefined
+    /// step becomes `default` when one is given. A nil or `none` attribute gives the value itself.
+    static func attributeValue(_ value: JinjaValue, _ attribute: JinjaValue?, _ interp: JinjaInterpreter, default fallback: JinjaValue? = nil)
+        throws(ChatTemplateError) -> JinjaValue
+    {
+        guard let attribute, !attribute.isNone else { return value }
+        let fallback = fallback.flatMap { $0.isNone ? nil : $0 }
+        guard let path = attribute.stringValue else {
+            let v = try interp.getItem(value, attribute)
+            return v.isUndefined ? fallback ?? v : v
+        }
         var v = value
-        for part in attribute.str.split(separator: ".", omittingEmptySubsequences: false) {
-            if let i = Int(part) { v = try interp.getItem(v, .int(i)) } else { v = try interp.getItem(v, .string(String(part))) }
+        for part in path.split(separator: ".", omittingEmptySubsequences: false) {
+            let isIndex = !part.isEmpty && part.unicodeScalars.allSatisfy { $0.value >= 48 && $0.value <= 57 }
+            if isIndex, let i = Int(part) { v = try interp.getItem(v, .int(i)) } else { v = try interp.getItem(v, .string(String(part))) }
+            if v.isUndefined, let fallback { v = fallback }
         }
         return v
+    }
+
+    /// Jinja's `ignore_case`: strings lower-cased, other values as they are.
+    static func ignoreCase(_ v: JinjaValue) -> JinjaValue {
+        if let s = v.stringValue { return .string(s.lowercased()) }
+        return v
+    }
+
+    /// Python's `int(float)`: nil for NaN (a `ValueError` the `int` filter catches), an error for infinity.
+    static func floatToInt(_ d: Double, _ interp: JinjaInterpreter) throws(ChatTemplateError) -> JinjaValue? {
+        if d.isNaN { return nil }
+        if d.isInfinite { throw interp.fail(.type, "cannot convert float infinity to integer") }
+        guard abs(d) < 9.2e18 else { throw interp.fail(.limit, "integer result too large") }
+        return .int(Int(d))
+    }
+
+    /// Python's `round(int, ndigits)`: unchanged for ndigits ≥ 0, else half to even at 10**-ndigits.
+    static func roundInteger(_ x: Int, _ precision: Int, _ interp: JinjaInterpreter) throws(ChatTemplateError) -> Int {
+        guard precision < 0 else { return x }
+        guard precision > -19 else { return 0 }
+        var factor = 1
+        for _ in 0..<(-precision) { factor *= 10 }
+        var q = x / factor
+        var r = x % factor
+        if r < 0 {
+            q -= 1
+            r += factor
+        }
+        if r > factor - r || (r == factor - r && q % 2 != 0) { q += 1 }
+        let (result, overflow) = q.multipliedReportingOverflow(by: factor)
+        if overflow { throw interp.fail(.limit, "integer overflow") }
+        return result
+    }
+
+    /// Python's `int(text, base)` for ASCII digits: surrounding whitespace, a sign, a base prefix, and single
+    /// underscores between digits; nil where Python raises `ValueError`.
+    static func pyParseInt(_ text: String, base: Int) -> Int? {
+        guard base == 0 || (2...36).contains(base) else { return nil }
+        var chars = Array(pyStrip(text, chars: nil, left: true, right: true).unicodeScalars)[...]
+        var negative = false
+        if let sign = chars.first, sign == "+" || sign == "-" {
+            negative = sign == "-"
+            chars = chars.dropFirst()
+        }
+        var radix = base
+        var prefixed = false
+        if chars.count >= 2, chars.first == "0", let marker = chars.dropFirst().first.map({ Character($0).lowercased() }) {
+            let prefixBase = marker == "x" ? 16 : marker == "o" ? 8 : marker == "b" ? 2 : nil
+            if let prefixBase, base == 0 || base == prefixBase {
+                radix = prefixBase
+                prefixed = true
+                chars = chars.dropFirst(2)
+            }
+        }
+        if radix == 0 { radix = 10 }
+        var digits = ""
+        var previousUnderscore = !prefixed
+        for c in chars {
+            if c == "_" {
+                if previousUnderscore { return nil }
+                previousUnderscore = true
+                continue
+            }
+            guard c.isASCII, Int(String(c), radix: radix) != nil else { return nil }
+            digits.unicodeScalars.append(c)
+            previousUnderscore = false
+        }
+        guard !digits.isEmpty, !previousUnderscore else { return nil }
+        // Base 0 refuses leading zeros in a decimal number ("010").
+        if base == 0 && !prefixed && digits.count > 1 && digits.hasPrefix("0") && digits.contains(where: { $0 != "0" }) { return nil }
+        return Int(negative ? "-" + digits : digits, radix: radix)
+    }
+
+    /// Python's `float(text)`: decimal digits (single underscores between them), a fraction, an exponent,
+    /// or `inf`, `infinity`, `nan`; nil where Python raises `ValueError`.
+    static func pyParseFloat(_ text: String) -> Double? {
+        let trimmed = pyStrip(text, chars: nil, left: true, right: true)
+        var body = Substring(trimmed)
+        var sign = ""
+        if let first = body.first, first == "+" || first == "-" {
+            sign = String(first)
+            body = body.dropFirst()
+        }
+        switch body.lowercased() {
+        case "inf", "infinity": return sign == "-" ? -.infinity : .infinity
+        case "nan": return .nan
+        default: break
+        }
+        var cleaned = ""
+        var sawDigit = false
+        var sawPoint = false
+        var sawExponent = false
+        var digitsAfterExponent = false
+        var previous: Character? = nil
+        let chars = Array(body)
+        for (i, c) in chars.enumerated() {
+            if c == "_" {
+                guard let before = previous, before.isASCII, before.isNumber, i + 1 < chars.count, chars[i + 1].isASCII, chars[i + 1].isNumber else { return nil }
+                previous = c
+                continue
+            }
+            if c.isASCII && c.isNumber {
+                if sawExponent { digitsAfterExponent = true } else { sawDigit = true }
+            } else if c == "." {
+                guard !sawPoint, !sawExponent else { return nil }
+                sawPoint = true
+            } else if c == "e" || c == "E" {
+                guard sawDigit, !sawExponent else { return nil }
+                sawExponent = true
+            } else if c == "+" || c == "-" {
+                guard previous == "e" || previous == "E" else { return nil }
+            } else {
+                return nil
+            }
+            cleaned.append(c)
+            previous = c
+        }
+        guard sawDigit, !sawExponent || digitsAfterExponent else { return nil }
+        return Double(sign + cleaned)
+    }
+
+    /// Python's `\w` in a `str` pattern: letters, digits and the underscore.
+    static func isWordCharacter(_ c: Unicode.Scalar) -> Bool {
+        if c == "_" { return true }
+        switch c.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber, .letterNumber, .otherNumber: return true
+        default: return false
+        }
     }
 
     static func sortValues<T>(_ items: inout [T], key: (T) -> JinjaValue, caseSensitive: Bool, reverse: Bool, _ interp: JinjaInterpreter) throws(ChatTemplateError) {
@@ -276,6 +535,21 @@ enum JinjaFilters {
 
     // MARK: Tests
 
+    /// The names of Jinja's built-in filters (with transformers' `tojson`), for the `filter` test.
+    static let filterNames: Set<String> = [
+        "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "filesizeformat", "first", "float",
+        "forceescape", "format", "groupby", "indent", "int", "join", "last", "length", "list", "lower", "items", "map", "min", "max", "pprint",
+        "random", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "slice", "sort", "string", "striptags",
+        "sum", "title", "trim", "truncate", "unique", "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr", "tojson",
+    ]
+
+    /// The names of Jinja's built-in tests, for the `test` test.
+    static let testNames: Set<String> = [
+        "odd", "even", "divisibleby", "defined", "undefined", "filter", "test", "none", "boolean", "false", "true", "integer", "float", "lower",
+        "upper", "string", "mapping", "number", "sequence", "iterable", "callable", "sameas", "escaped", "in", "==", "eq", "equalto", "!=", "ne",
+        ">", "gt", "greaterthan", "ge", ">=", "<", "lt", "lessthan", "<=", "le",
+    ]
+
     static func test(_ name: String, _ value: JinjaValue, _ args: [JinjaValue], _ interp: JinjaInterpreter) throws(ChatTemplateError) -> Bool {
         switch name {
         case "defined": return !value.isUndefined
@@ -290,23 +564,31 @@ enum JinjaFilters {
         case "string": return value.stringValue != nil
         case "mapping": if case .dict = value { return true } else { return false }
         case "sequence":
+            // Python: has a length and item access (an undefined value has both).
             switch value {
-            case .string, .markup, .list, .tuple, .dict: return true
+            case .string, .markup, .list, .tuple, .dict, .undefined: return true
+            case .iterator(let it): if case .range = it.kind { return true } else { return false }
             default: return false
             }
         case "iterable":
             switch value {
-            case .string, .markup, .list, .tuple, .dict, .undefined: return true
+            case .string, .markup, .list, .tuple, .dict, .undefined, .iterator, .loop: return true
             default: return false
             }
-        case "callable": if case .function = value { return true } else { return false }
+        case "callable":
+            switch value {
+            case .function, .undefined, .loop: return true
+            default: return false
+            }
         case "sameas":
+            // Python's `is`: singletons and equal small values of one type are the same object; objects by identity.
             guard let other = args.first else { return false }
             switch (value, other) {
-            case (.none, .none): return true
-            case (.bool(let a), .bool(let b)): return a == b
+            case (.undefined, _), (_, .undefined), (.function, _): return false
             case (.namespace(let a), .namespace(let b)): return a === b
-            default: return false
+            case (.iterator(let a), .iterator(let b)): return a === b
+            case (.loop(let a), .loop(let b)): return a === b
+            default: return value.typeName == other.typeName && JinjaValue.equal(value, other)
             }
         case "eq", "equalto", "==": return JinjaValue.equal(value, args.first ?? .none)
         case "ne", "!=": return !JinjaValue.equal(value, args.first ?? .none)
@@ -315,17 +597,28 @@ enum JinjaFilters {
         case "gt", "greaterthan", ">": return try interp.compare(">", value, args.first ?? .none)
         case "ge", ">=": return try interp.compare(">=", value, args.first ?? .none)
         case "in": return try interp.contains(args.first ?? .none, value)
-        case "divisibleby":
-            guard let a = value.integer, let b = args.first?.integer, b != 0 else { return false }
-            return a % b == 0
-        case "even": return (value.integer ?? 1) % 2 == 0
-        case "odd": return (value.integer ?? 0) % 2 != 0
-        case "lower": return value.stringValue.map { $0 == $0.lowercased() } ?? false
-        case "upper": return value.stringValue.map { $0 == $0.uppercased() } ?? false
+        case "divisibleby": return JinjaValue.equal(try interp.binary("%", value, args.first ?? .none), .int(0))
+        case "even": return JinjaValue.equal(try interp.binary("%", value, .int(2)), .int(0))
+        case "odd": return JinjaValue.equal(try interp.binary("%", value, .int(2)), .int(1))
+        case "lower": return pyIsCased(value.str, upper: false)
+        case "upper": return pyIsCased(value.str, upper: true)
         case "escaped": if case .markup = value { return true } else { return false }
-        case "filter", "test": return true
+        case "filter": return value.stringValue.map { filterNames.contains($0) } ?? false
+        case "test": return value.stringValue.map { testNames.contains($0) } ?? false
         default: throw interp.fail(.syntax, "no test named '\(name)'")
         }
+    }
+
+    /// Python's `str.islower` / `str.isupper`: at least one cased character, and none of the other case.
+    static func pyIsCased(_ s: String, upper: Bool) -> Bool {
+        var cased = false
+        for c in s.unicodeScalars {
+            let p = c.properties
+            let isUpper = p.isUppercase || p.generalCategory == .titlecaseLetter
+            if upper ? (p.isLowercase || p.generalCategory == .titlecaseLetter) : isUpper { return false }
+            if upper ? p.isUppercase : p.isLowercase { cased = true }
+        }
+        return cased
     }
 
     // MARK: Python string helpers
@@ -500,8 +793,12 @@ enum JinjaFilters {
             }
             out += text
         }
-        if mapping == nil && used < values.count, case .tuple = args {
-            throw interp.fail(.type, "not all arguments converted during string formatting")
+        // Python: unused arguments are an error unless the argument is a mapping or a list (item access).
+        if mapping == nil && used < values.count {
+            switch args {
+            case .list: break
+            default: throw interp.fail(.type, "not all arguments converted during string formatting")
+            }
         }
         return out
     }

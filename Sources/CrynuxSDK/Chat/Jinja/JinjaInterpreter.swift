@@ -157,7 +157,7 @@ final class JinjaInterpreter: @unchecked Sendable {
         location = loop.location
         if loop.recursive { throw fail(.syntax, "recursive loops are not supported", at: loop.location) }
         let iterable = try eval(loop.iterable, scope)
-        guard var items = iterable.iterationItems else {
+        guard var items = try iterate(iterable) else {
             throw fail(.type, "'\(iterable.typeName)' object is not iterable", at: loop.iterable.location)
         }
         if let condition = loop.condition {
@@ -194,7 +194,7 @@ final class JinjaInterpreter: @unchecked Sendable {
             }
             ns.attributes.set(.string(attribute), value)
         case .tuple(let targets):
-            guard let items = value.iterationItems, value.stringValue == nil || targets.count == items.count else {
+            guard let items = try iterate(value), value.stringValue == nil || targets.count == items.count else {
                 throw fail(.type, "cannot unpack non-iterable \(value.typeName) object")
             }
             guard items.count == targets.count else {
@@ -253,6 +253,13 @@ final class JinjaInterpreter: @unchecked Sendable {
     }
 
     // MARK: Expressions
+
+    /// Python's `iter()` run to the end: the items of an iterable, or nil if it is not iterable. A generator
+    /// is used up by this, and raises here an error met while producing its items.
+    func iterate(_ v: JinjaValue) throws(ChatTemplateError) -> [JinjaValue]? {
+        if case .iterator(let it) = v { return try it.drain() }
+        return v.iterationItems
+    }
 
     func undefinedError(_ v: JinjaValue) -> ChatTemplateError {
         if case .undefined(let hint) = v { return fail(.undefined, hint.message) }
@@ -354,7 +361,7 @@ final class JinjaInterpreter: @unchecked Sendable {
         for a in args.positional { positional.append(try eval(a, scope)) }
         if let star = args.star {
             let v = try eval(star, scope)
-            guard let items = v.iterationItems else { throw fail(.type, "argument after * must be an iterable") }
+            guard let items = try iterate(v) else { throw fail(.type, "argument after * must be an iterable") }
             positional += items
         }
         var keyword: [(String, JinjaValue)] = []
@@ -385,6 +392,8 @@ final class JinjaInterpreter: @unchecked Sendable {
             if let v = ns.attributes.get(name) { return v }
         case .loop(let loop):
             if let v = loop.attribute(name) { return v }
+        case .iterator(let it):
+            if let v = it.attribute(name) { return v }
         default: break
         }
         return .undefined(.attribute(obj.objectTypeRepr, name))
@@ -411,6 +420,12 @@ final class JinjaInterpreter: @unchecked Sendable {
             if let k = key.stringValue, let v = ns.attributes.get(k) { return v }
         case .loop(let loop):
             if let k = key.stringValue, let v = loop.attribute(k) { return v }
+        case .iterator(let it):
+            if case .range = it.kind, let i = key.integer {
+                let j = i < 0 ? it.items.count + i : i
+                if j >= 0 && j < it.items.count { return it.items[j] }
+            }
+            if let k = key.stringValue, let v = it.attribute(k) { return v }
         default: break
         }
         if let name = key.stringValue {
@@ -454,6 +469,8 @@ final class JinjaInterpreter: @unchecked Sendable {
         switch obj {
         case .list(let items): return .list(try indices(items.count).map { items[$0] })
         case .tuple(let items): return .tuple(try indices(items.count).map { items[$0] })
+        case .iterator(let it) where it.isSized && it.typeName == "range":
+            return .list(try indices(it.items.count).map { it.items[$0] })
         case .string(let s), .markup(let s):
             let scalars = Array(s.unicodeScalars)
             var out = String.UnicodeScalarView()

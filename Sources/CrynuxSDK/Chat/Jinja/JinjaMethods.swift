@@ -56,7 +56,7 @@ enum JinjaMethods {
             }
         case "join":
             return fn(name) { p, _, interp throws(ChatTemplateError) in
-                guard let items = p.first?.iterationItems else { throw interp.fail(.type, "join() needs an iterable") }
+                guard let first = p.first, let items = try interp.iterate(first) else { throw interp.fail(.type, "can only join an iterable") }
                 var parts: [String] = []
                 for item in items {
                     guard let t = item.stringValue else {
@@ -112,9 +112,10 @@ enum JinjaMethods {
 
     static func dictMethod(_ d: JinjaDict, _ name: String) -> JinjaFunction? {
         switch name {
-        case "items": return fn(name) { _, _, _ throws(ChatTemplateError) in .list(d.entries.map { .tuple([$0.key, $0.value]) }) }
-        case "keys": return fn(name) { _, _, _ throws(ChatTemplateError) in .list(d.entries.map(\.key)) }
-        case "values": return fn(name) { _, _, _ throws(ChatTemplateError) in .list(d.entries.map(\.value)) }
+        case "items":
+            return fn(name) { _, _, _ throws(ChatTemplateError) in .iterator(JinjaIterator(.view("dict_items"), d.entries.map { .tuple([$0.key, $0.value]) })) }
+        case "keys": return fn(name) { _, _, _ throws(ChatTemplateError) in .iterator(JinjaIterator(.view("dict_keys"), d.entries.map(\.key))) }
+        case "values": return fn(name) { _, _, _ throws(ChatTemplateError) in .iterator(JinjaIterator(.view("dict_values"), d.entries.map(\.value))) }
         case "get":
             return fn(name) { p, _, interp throws(ChatTemplateError) in
                 guard let key = p.first else { throw interp.fail(.type, "get expected at least 1 argument, got 0") }

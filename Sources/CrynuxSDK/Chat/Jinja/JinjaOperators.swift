@@ -4,7 +4,11 @@ import Foundation
 extension JinjaInterpreter {
     func unary(_ op: String, _ v: JinjaValue) throws(ChatTemplateError) -> JinjaValue {
         switch v {
-        case .int(let i): return op == "-" ? .int(-i) : .int(i)
+        case .int(let i):
+            guard op == "-" else { return .int(i) }
+            let (r, overflow) = (0).subtractingReportingOverflow(i)
+            if overflow { throw fail(.limit, "integer overflow") }
+            return .int(r)
         case .bool(let b): return .int(op == "-" ? (b ? -1 : 0) : (b ? 1 : 0))
         case .float(let d): return .float(op == "-" ? -d : d)
         case .undefined: throw undefinedError(v)
@@ -61,11 +65,12 @@ extension JinjaInterpreter {
                 return .float(Double(x) / Double(y))
             case "//":
                 guard y != 0 else { throw fail(.type, "integer division or modulo by zero") }
-                let q = x / y
+                let (q, overflow) = x.dividedReportingOverflow(by: y)
+                if overflow { throw fail(.limit, "integer overflow") }
                 return .int((x % y != 0 && (x < 0) != (y < 0)) ? q - 1 : q)
             case "%":
-                guard y != 0 else { throw fail(.type, "integer division or modulo by zero") }
-                let r = x % y
+                guard y != 0 else { throw fail(.type, "integer modulo by zero") }
+                let (r, _) = x.remainderReportingOverflow(dividingBy: y)  // Int.min % -1 is 0
                 return .int(r != 0 && (r < 0) != (y < 0) ? r + y : r)
             case "**":
                 if y >= 0 {
@@ -155,6 +160,7 @@ extension JinjaInterpreter {
         case .dict(let d): return d.get(item) != nil
         case .undefined: return false
         case .namespace(let ns): return ns.attributes.get(item) != nil
+        case .iterator(let it): return try it.contains(item)
         default: throw fail(.type, "argument of type '\(container.typeName)' is not iterable")
         }
     }

@@ -18,6 +18,9 @@ enum JinjaValue: Sendable {
     case markup(String)
     /// The `loop` variable of a `for` loop; its attributes are computed on access.
     case loop(JinjaLoop)
+    /// A lazy Python iterable that is not a list: a generator (one pass), a reverse iterator, a `range`, or a
+    /// dict view (`d.items()`).
+    case iterator(JinjaIterator)
 
     static func undefinedName(_ name: String) -> JinjaValue { .undefined(.name(name)) }
 
@@ -41,6 +44,7 @@ enum JinjaValue: Sendable {
         case .namespace: return "Namespace"
         case .function: return "function"
         case .loop: return "LoopContext"
+        case .iterator(let it): return it.typeName
         }
     }
 
@@ -59,6 +63,7 @@ enum JinjaValue: Sendable {
         case .dict: return "dict object"
         case .function: return "function object"
         case .loop: return "jinja2.runtime.LoopContext object"
+        case .iterator(let it): return it.typeName + " object"
         }
     }
 
@@ -73,6 +78,7 @@ enum JinjaValue: Sendable {
         case .list(let a), .tuple(let a): return !a.isEmpty
         case .dict(let d): return !d.isEmpty
         case .namespace, .function, .loop: return true
+        case .iterator(let it): return it.isSized ? !it.items.isEmpty : true
         }
     }
 
@@ -92,25 +98,47 @@ enum JinjaValue: Sendable {
         }
     }
 
-    /// Python's `repr()`.
+    /// Python's `repr()` (an undefined value inside a container prints as `Undefined`).
     var repr: String {
+        var active: [ObjectIdentifier] = []
+        return repr(&active)
+    }
+
+    /// `repr()` inside the namespaces being written (`active`): a namespace that holds itself writes
+    /// `{...}` the second time, as Python does, instead of recursing for ever.
+    func repr(_ active: inout [ObjectIdentifier]) -> String {
+        func all(_ values: [JinjaValue], _ active: inout [ObjectIdentifier]) -> [String] {
+            var out: [String] = []
+            for v in values { out.append(v.repr(&active)) }
+            return out
+        }
         switch self {
-        case .undefined: return ""
+        case .undefined: return "Undefined"
         case .none: return "None"
         case .bool(let b): return b ? "True" : "False"
         case .int(let i): return String(i)
         case .float(let d): return pythonFloatRepr(d)
         case .string(let s), .markup(let s): return pythonStringRepr(s)
-        case .list(let a): return "[" + a.map(\.repr).joined(separator: ", ") + "]"
-        case .tuple(let a): return a.count == 1 ? "(" + a[0].repr + ",)" : "(" + a.map(\.repr).joined(separator: ", ") + ")"
-        case .dict(let d): return "{" + d.entries.map { $0.key.repr + ": " + $0.value.repr }.joined(separator: ", ") + "}"
-        case .namespace(let ns): return "<Namespace " + JinjaValue.dict(ns.attributes).repr + ">"
+        case .list(let a): return "[" + all(a, &active).joined(separator: ", ") + "]"
+        case .tuple(let a): return a.count == 1 ? "(" + a[0].repr(&active) + ",)" : "(" + all(a, &active).joined(separator: ", ") + ")"
+        case .dict(let d):
+            var parts: [String] = []
+            for e in d.entries { parts.append(e.key.repr(&active) + ": " + e.value.repr(&active)) }
+            return "{" + parts.joined(separator: ", ") + "}"
+        case .namespace(let ns):
+            let id = ObjectIdentifier(ns)
+            if active.contains(id) { return "<Namespace {...}>" }
+            active.append(id)
+            defer { active.removeLast() }
+            return "<Namespace " + JinjaValue.dict(ns.attributes).repr(&active) + ">"
         case .function(let f): return "<function \(f.name)>"
         case .loop(let l): return "<LoopContext \(l.index + 1)/\(l.items.count)>"
+        case .iterator(let it): return it.repr(&active)
         }
     }
 
-    /// The items of an iterable, or nil if it is not iterable (Python's `iter()`).
+    /// The items of an iterable, or nil if it is not iterable (Python's `iter()`); iterators, which may be
+    /// consumed or fail, go through `JinjaInterpreter.iterate` instead.
     var iterationItems: [JinjaValue]? {
         switch self {
         case .undefined: return []
@@ -132,6 +160,7 @@ enum JinjaValue: Sendable {
         case (.dict(let x), .dict(let y)):
             return x.count == y.count && x.entries.allSatisfy { e in y.get(e.key).map { equal($0, e.value) } ?? false }
         case (.namespace(let x), .namespace(let y)): return x === y
+        case (.iterator(let x), .iterator(let y)): return JinjaIterator.equal(x, y)
         default:
             if let x = a.numeric, let y = b.numeric { return x == y }
             return false
@@ -253,6 +282,134 @@ func sameScalars(_ a: String, _ b: String) -> Bool {
     return a.withUTF8 { pa in
         b.withUTF8 { pb in
             pa.count == pb.count && (pa.count == 0 || memcmp(pa.baseAddress!, pb.baseAddress!, pa.count) == 0)
+        }
+    }
+}
+
+/// A Python iterable that is not a list, with the behaviour templates can see: generators are consumed by
+/// one pass, have no length, cannot be reversed or indexed and are always true; ranges and dict views can be
+/// iterated again and have a length. The items are produced when the iterator is made; an error met while
+/// producing them is raised when iteration reaches it, as a generator raises it.
+final class JinjaIterator: @unchecked Sendable {
+    // Created and consumed by the single render that made it.
+    enum Kind {
+        /// A generator from a filter (`map`, `select`, `unique`, `batch`, `items`, …).
+        case generator
+        /// A one-pass reverse iterator, with its Python type name (`list_reverseiterator`).
+        case reversed(String)
+        /// `range(start, stop, step)`.
+        case range(Int, Int, Int)
+        /// `dict_items`, `dict_keys` or `dict_values`.
+        case view(String)
+    }
+
+    let kind: Kind
+    let items: [JinjaValue]
+    private var failure: ChatTemplateError?
+    private var position = 0
+
+    init(_ kind: Kind, _ items: [JinjaValue], failure: ChatTemplateError? = nil) {
+        self.kind = kind
+        self.items = items
+        self.failure = failure
+    }
+
+    /// Runs `body` to produce a generator's items; an error it throws is kept for whoever iterates
+    /// (resource limits end the render at once).
+    static func generator(_ body: (inout [JinjaValue]) throws(ChatTemplateError) -> Void) throws(ChatTemplateError) -> JinjaValue {
+        var items: [JinjaValue] = []
+        do {
+            try body(&items)
+        } catch {
+            if error.kind == .limit { throw error }
+            return .iterator(JinjaIterator(.generator, items, failure: error))
+        }
+        return .iterator(JinjaIterator(.generator, items))
+    }
+
+    /// Whether one pass consumes it.
+    var isOneShot: Bool {
+        switch kind {
+        case .generator, .reversed: return true
+        case .range, .view: return false
+        }
+    }
+
+    /// Whether it has a length and can be reversed (ranges and dict views).
+    var isSized: Bool { !isOneShot }
+
+    var typeName: String {
+        switch kind {
+        case .generator: return "generator"
+        case .reversed(let name), .view(let name): return name
+        case .range: return "range"
+        }
+    }
+
+    func repr(_ active: inout [ObjectIdentifier]) -> String {
+        switch kind {
+        case .generator, .reversed: return "<\(typeName) object>"
+        case .range(let start, let stop, let step): return step == 1 ? "range(\(start), \(stop))" : "range(\(start), \(stop), \(step))"
+        case .view(let name): return name + "(" + JinjaValue.list(items).repr(&active) + ")"
+        }
+    }
+
+    /// The items still to come; a one-pass iterator is used up, and a kept error is raised.
+    func drain() throws(ChatTemplateError) -> [JinjaValue] {
+        guard isOneShot else { return items }
+        let rest = Array(items[min(position, items.count)...])
+        position = items.count
+        if let failure {
+            self.failure = nil
+            throw failure
+        }
+        return rest
+    }
+
+    /// `range.start`, `.stop` and `.step`; nil for other names and iterators.
+    func attribute(_ name: String) -> JinjaValue? {
+        guard case .range(let start, let stop, let step) = kind else { return nil }
+        switch name {
+        case "start": return .int(start)
+        case "stop": return .int(stop)
+        case "step": return .int(step)
+        default: return nil
+        }
+    }
+
+    /// The next item (nil at the end); only a one-pass iterator advances.
+    func next() throws(ChatTemplateError) -> JinjaValue? {
+        guard isOneShot else { return items.first }
+        if position < items.count {
+            position += 1
+            return items[position - 1]
+        }
+        if let failure {
+            self.failure = nil
+            throw failure
+        }
+        return nil
+    }
+
+    /// Python's `in`: a one-pass iterator is consumed up to and including the match.
+    func contains(_ item: JinjaValue) throws(ChatTemplateError) -> Bool {
+        guard isOneShot else { return items.contains { JinjaValue.equal($0, item) } }
+        while let v = try next() {
+            if JinjaValue.equal(v, item) { return true }
+        }
+        return false
+    }
+
+    /// Python `==`: ranges by their items, key and item views as sets, everything else by identity.
+    static func equal(_ a: JinjaIterator, _ b: JinjaIterator) -> Bool {
+        if a === b { return true }
+        switch (a.kind, b.kind) {
+        case (.range, .range):
+            return a.items.count == b.items.count && zip(a.items, b.items).allSatisfy { JinjaValue.equal($0, $1) }
+        case (.view(let x), .view(let y)) where x == y && x != "dict_values":
+            return a.items.count == b.items.count && a.items.allSatisfy { v in b.items.contains { JinjaValue.equal($0, v) } }
+        default:
+            return false
         }
     }
 }
