@@ -28,12 +28,18 @@ public struct BridgeConfiguration: Sendable {
     public var queueTimeout: Duration
     /// Paid runs one key may have unsettled at once.
     public var keyConcurrency: Int
+    /// The VRAM floor (GB) of an LLM task whose request names none (`vram_limit`); 24 as the Crynux bridge.
+    public var defaultVRAM: Int
+    /// Counts prompt tokens for `POST /v1/messages/count_tokens` (the embedded network's engines); nil when the
+    /// Bridge holds no tokenizer for its models.
+    public var tokenCounter: (any PromptTokenCounter)?
 
     /// Creates a configuration.
     public init(
         client: CrynuxClient, models: [String], imageModels: [String] = [], store: BridgeStore, fee: Wei = Wei(cnx: 5), imageFee: Wei = Wei(cnx: 1),
         keepAlive: Duration = .seconds(5), balanceFloor: Wei = Wei(cnx: 10), balanceInterval: Duration = .seconds(60), defaultMaxTokens: Int = 256,
-        drainTimeout: Duration = .seconds(60), queueTimeout: Duration = .seconds(300), keyConcurrency: Int = 16
+        drainTimeout: Duration = .seconds(60), queueTimeout: Duration = .seconds(300), keyConcurrency: Int = 16, defaultVRAM: Int = 24,
+        tokenCounter: (any PromptTokenCounter)? = nil
     ) {
         self.client = client
         self.models = models
@@ -48,5 +54,13 @@ public struct BridgeConfiguration: Sendable {
         self.drainTimeout = drainTimeout
         self.queueTimeout = queueTimeout
         self.keyConcurrency = keyConcurrency
+        self.defaultVRAM = defaultVRAM
+        self.tokenCounter = tokenCounter
     }
+}
+
+/// Counts the tokens of a task's prompt as the model's engine would (chat template, then tokenizer).
+public protocol PromptTokenCounter: Sendable {
+    /// The prompt tokens of `task`, or nil when this counter does not serve `task.model`.
+    func promptTokens(_ task: GPTTaskArgs) throws -> Int?
 }

@@ -99,10 +99,14 @@ public final class BridgeService: Service, Sendable {
     func addRoutes(to routes: some RouterMethods<BridgeRequestContext>) {
         addSystemRoutes(to: routes)
         addModelRoutes(to: routes)
-        for path in ["/v1/chat/completions", "/v1/llm/chat/completions"] {
+        for path in ["/v1/chat/completions", "/v1/llm/chat/completions", "/v1/llm/:vram_limit/chat/completions"] {
             routes.post(RouterPath(path)) { request, context in try await self.chat(request, context) }
         }
-        routes.post("/v1/completions") { request, context in try await self.completion(request, context) }
+        for path in ["/v1/completions", "/v1/llm/completions", "/v1/llm/:vram_limit/completions"] {
+            routes.post(RouterPath(path)) { request, context in try await self.completion(request, context) }
+        }
+        addResponseRoutes(to: routes)
+        addMessageRoutes(to: routes)
         for path in ["/v1/images/generations", "/v1/images"] {
             routes.post(RouterPath(path)) { request, context in try await self.images(request, context) }
         }

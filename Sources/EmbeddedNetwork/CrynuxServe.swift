@@ -48,18 +48,27 @@ public enum CrynuxServe {
         let relayURL = "http://\(configuration.host):\(settings.relayPort)"
         // Fund the Bridge's relay account from the relay's own ledger.
         try await network.topUp(bridgeKey.address.checksummed, below: Wei(cnx: 1_000), amount: Wei(cnx: 10_000))
+        // The one node of this network declares at least the Bridge's default VRAM floor (the Crynux bridge's 24 GB), so
+        // requests that name none, and unmodified Crynux clients (`ChatCrynux` sends vram_limit 24), find it; on a CPU
+        // the figure is the memory its engine may use, and only this network's dispatch reads it.
+        var hardware = NodeHardware.detect()
+        let detected = hardware.gpuVRAM
+        hardware.gpuVRAM = max(detected, settings.defaultVRAM)
         let node = network.node(
-            relayURL: relayURL, key: nodeKey, engines: engines, dataDirectory: data + "/node", logger: Logger(label: "crynux.node"))
+            relayURL: relayURL, key: nodeKey, engines: engines, hardware: hardware, dataDirectory: data + "/node", logger: Logger(label: "crynux.node"))
 
         let client = CrynuxClient(relay: relayURL, wallet: bridgeKey, store: store, validationRatePercent: 0)
         let models = manifest.files.map(\.modelID)
-        let bridge = BridgeService(BridgeServer.configuration(settings, client: client, models: models, store: store), logger: logger)
+        let counter = EngineTokenCounter(engines: engines)
+        let bridge = BridgeService(
+            BridgeServer.configuration(settings, client: client, models: models, store: store, tokenCounter: counter), logger: logger)
         let http = BridgeHTTPServer(bridge: bridge, host: settings.host, port: settings.port, logger: logger)
         logger.info(
             "bridge starting",
             metadata: [
                 "url": "http://\(settings.host):\(settings.port)/v1", "relay": "\(relayURL) (embedded)", "models": "\(models + settings.imageModels)",
                 "data": "\(data)", "wallet": "\(client.address)", "node": "\(nodeKey.address.checksummed)",
+                "node_vram_gb": "\(hardware.gpuVRAM) (detected \(detected); default_vram_gb \(settings.defaultVRAM))",
             ])
         let group = ServiceGroup(
             configuration: .init(
@@ -67,5 +76,16 @@ public enum CrynuxServe {
         try await group.run()
         try await network.relay.close()
         logger.info("stopped: paid runs settled or handed over, node quit, relay closed")
+    }
+}
+
+/// Counts prompt tokens with the embedded node's own engines (its chat templates and tokenizers).
+struct EngineTokenCounter: PromptTokenCounter {
+    /// Engines by base model id (`base:<lowercased HF id>`).
+    let engines: [String: TextGenerator]
+
+    func promptTokens(_ task: GPTTaskArgs) throws -> Int? {
+        guard let engine = engines["base:" + task.model.lowercased()] else { return nil }
+        return try engine.promptTokens(for: task).count
     }
 }

@@ -33,7 +33,7 @@ public enum NetworkBenchmark {
             try await running.start(
                 network.node(
                     relayURL: running.relayURL, engines: ["base:" + model.lowercased(): generator],
-                    hardware: NodeHardware(gpuName: "CPU bench+Linux", gpuVRAM: 16), dataDirectory: dir, pollInterval: nodePoll))
+                    hardware: NodeHardware(gpuName: "CPU bench+Linux", gpuVRAM: 24), dataDirectory: dir, pollInterval: nodePoll))
             let client = CrynuxClient(relay: running.relayURL, wallet: .generate(), validationRatePercent: 0, pollRange: (clientPoll, clientPoll * 2))
             try await network.fund(client.address, amount: Wei(cnx: 100_000))
             // Warm-up (first allocations), then the measured runs.

@@ -18,6 +18,11 @@ public struct ChatRequest: Sendable {
     public var toolChoice: ToolChoice
     /// `response_format`.
     public var responseFormat: ResponseFormat
+    /// `vram_limit`: the task's VRAM floor in GB (a Crynux extension; nil when the body has none).
+    public var vramLimit: Int?
+
+    /// The most VRAM (GB) a request may ask for (the relay's own ceiling).
+    public static let maxVRAM = 4096
 
     /// What `tool_choice` asks for.
     public enum ToolChoice: Sendable, Hashable {
@@ -45,7 +50,7 @@ public struct ChatRequest: Sendable {
     static let known: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "n", "temperature", "top_p", "seed", "stop", "stream", "stream_options",
         "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs", "tools", "tool_choice", "response_format", "top_k", "min_p",
-        "repetition_penalty",
+        "repetition_penalty", "vram_limit",
     ]
 
     /// A tool call whose `function.arguments` JSON string is replaced by the object it holds (left alone if it is not JSON).
@@ -218,6 +223,7 @@ public struct ChatRequest: Sendable {
         case .null?, nil: break
         default: throw .invalid("stop", "stop is a string or up to 4 strings.")
         }
+        vramLimit = try int("vram_limit", 1...Self.maxVRAM)
         stream = body["stream"]?.boolValue ?? false
         includeUsage = body["stream_options"]?["include_usage"]?.boolValue ?? false
         var task = GPTTaskArgs(model: model, messages: messages, tools: self.tools.isEmpty ? nil : self.tools, generationConfig: config)

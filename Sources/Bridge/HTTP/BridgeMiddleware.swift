@@ -31,7 +31,7 @@ struct BridgeMiddleware: RouterMiddleware {
 
     static let routes = [
         "/v1/chat/completions", "/v1/llm/chat/completions", "/v1/completions", "/v1/images/generations", "/v1/images", "/v1/embeddings", "/v1/models",
-        "/admin", "/health", "/metrics", "/openapi.json", "/chat.js", "/chat.css",
+        "/v1/llm", "/v1/responses", "/v1/messages", "/admin", "/health", "/metrics", "/openapi.json", "/chat.js", "/chat.css",
     ]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -46,6 +46,8 @@ struct BridgeMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as OpenAIError {
             response = BridgeService.withHeaders(BridgeService.json(HTTPResponse.Status(code: error.status), error.json), error.headers)
+        } catch let error as BridgeService.AnthropicError {
+            response = error.response()
         } catch let error as HTTPError {
             let status = error.status
             let code = status == .notFound ? "not_found" : nil

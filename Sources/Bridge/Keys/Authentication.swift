@@ -15,8 +15,10 @@ extension BridgeService {
         type: "invalid_request_error", param: nil, code: "invalid_api_key")
 
     /// The live key of the request's bearer token, or a 401.
-    func key(_ request: Request) throws -> BridgeStore.Key {
-        let token = Self.bearer(request)
+    func key(_ request: Request) throws -> BridgeStore.Key { try key(token: Self.bearer(request)) }
+
+    /// The live key of `token`, or a 401.
+    func key(token: String) throws -> BridgeStore.Key {
         let invalid = Self.invalidKey
         guard !token.isEmpty, token.count <= 256, let key = try keyCache.key(for: token, store: config.store) else { throw invalid }
         let now = Int(Date().timeIntervalSince1970)

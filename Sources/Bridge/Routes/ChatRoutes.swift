@@ -3,13 +3,14 @@ import Foundation
 import Hummingbird
 
 extension BridgeService {
-    /// `POST /v1/chat/completions` (and the Crynux alias `/v1/llm/chat/completions`): a paid LLM task, answered whole
-    /// or streamed.
+    /// `POST /v1/chat/completions` (and the Crynux aliases `/v1/llm/chat/completions`, `/v1/llm/{vram_limit}/chat/completions`):
+    /// a paid LLM task, answered whole or streamed.
     func chat(_ request: Request, _ context: BridgeRequestContext) async throws -> Response {
         let key = try key(request)
         let (json, bytes) = try await Self.body(request, context)
         let chat = try ChatRequest(json: json, defaultMaxTokens: config.defaultMaxTokens)
-        let (admission, work, run) = try startLLM(chat, key: key, request: request, context: context, kind: "chat", body: bytes)
+        let (admission, work, run) = try startLLM(
+            chat, key: key, request: request, context: context, kind: "chat", body: bytes, pathVRAM: try Self.pathVRAM(context))
         let headers = Self.rateHeaders(admission.limits)
         let id = Self.responseID("chatcmpl-", run), created = Int64(run.created)
         guard chat.stream else {
@@ -20,20 +21,33 @@ extension BridgeService {
                     .object([
                         JSONMember("id", .string(id)), JSONMember("object", .string("chat.completion")), JSONMember("created", .integer(created)),
                         JSONMember("model", .string(chat.model)), JSONMember("choices", .array(choices.map(Self.choiceJSON))),
-                        JSONMember("usage", Self.usage(response.usage)), JSONMember("system_fingerprint", .null),
+                        JSONMember("usage", Self.usage(response.usage)),
                     ])), headers.merging(timing) { $1 })
         }
         return Self.withHeaders(stream(chat, id: id, created: created, work: work), headers)
     }
 
-    /// Admits, records and starts the LLM run of `chat`.
-    func startLLM(_ chat: ChatRequest, key: BridgeStore.Key, request: Request, context: BridgeRequestContext, kind: String, body: [UInt8]) throws
-        -> (Admission, Task<RunOutput, any Error>, BridgeStore.Run)
-    {
+    /// Admits, records and starts the LLM run of `chat`. Its VRAM floor is resolved as the Crynux bridge does: the
+    /// path's `vram_limit`, else the body's, else `defaultVRAM` (24).
+    func startLLM(
+        _ chat: ChatRequest, key: BridgeStore.Key, request: Request, context: BridgeRequestContext, kind: String, body: [UInt8], pathVRAM: Int? = nil
+    ) throws -> (Admission, Task<RunOutput, any Error>, BridgeStore.Run) {
         let admission = try admit(key, model: chat.model, offered: config.models)
-        let task = TaskRequest(taskType: .llm, taskArgs: chat.task.jsonString, modelIDs: ["base:" + chat.model], fee: config.fee)
+        let task = TaskRequest(
+            taskType: .llm, taskArgs: chat.task.jsonString, modelIDs: ["base:" + chat.model], fee: config.fee,
+            minVRAM: pathVRAM ?? chat.vramLimit ?? config.defaultVRAM)
         let (work, run) = try paidRun(admission, request: request, requestID: context.requestID, kind: kind, model: chat.model, body: body, task: task)
         return (admission, work, run)
+    }
+
+    /// The `{vram_limit}` segment of `/v1/llm/{vram_limit}/…`, or nil on the other paths; a 400 when it is not an
+    /// integer in 1…4096 GB.
+    static func pathVRAM(_ context: BridgeRequestContext) throws -> Int? {
+        guard let text = context.parameters.get("vram_limit") else { return nil }
+        guard let gb = Int(text), (1...ChatRequest.maxVRAM).contains(gb) else {
+            throw OpenAIError.invalid("vram_limit", "vram_limit in the path must be an integer in 1...\(ChatRequest.maxVRAM) (GB).")
+        }
+        return gb
     }
 
     /// A response id derived from the run, so an idempotent retry gets the same id.

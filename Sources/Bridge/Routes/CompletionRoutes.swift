@@ -3,8 +3,9 @@ import Foundation
 import Hummingbird
 
 extension BridgeService {
-    /// `POST /v1/completions`: the prompt becomes one user message (as the Crynux bridge maps it); the answer
-    /// comes back as `text_completion` choices.
+    /// `POST /v1/completions` (and the Crynux aliases `/v1/llm/completions`, `/v1/llm/{vram_limit}/completions`): the
+    /// prompt becomes one user message (as the Crynux bridge maps it); the answer comes back as `text_completion`
+    /// choices, whole or streamed.
     func completion(_ request: Request, _ context: BridgeRequestContext) async throws -> Response {
         let key = try key(request)
         guard case (.object(var members), let bytes) = try await Self.body(request, context) else { throw OpenAIError.invalid("body", "The body must be an object.") }
@@ -19,11 +20,14 @@ extension BridgeService {
         members.removeAll { ["echo", "suffix", "best_of"].contains($0.key) }
         members[members.firstIndex { $0.key == "prompt" }!] = JSONMember(
             "messages", .array([.object([JSONMember("role", .string("user")), JSONMember("content", .string(prompt))])]))
-        if members.contains(where: { $0.key == "stream" && $0.value == .bool(true) }) {
-            throw OpenAIError.invalid("stream", "Streaming is available on /v1/chat/completions; /v1/completions answers whole.", code: "unsupported_parameter")
-        }
+        // OpenAI's legacy default is 16 tokens; the Bridge's default_max_tokens applies as on chat.
         let chat = try ChatRequest(json: .object(members), defaultMaxTokens: config.defaultMaxTokens)
-        let (admission, work, run) = try startLLM(chat, key: key, request: request, context: context, kind: "completion", body: bytes)
+        let (admission, work, run) = try startLLM(
+            chat, key: key, request: request, context: context, kind: "completion", body: bytes, pathVRAM: try Self.pathVRAM(context))
+        guard !chat.stream else {
+            return Self.withHeaders(
+                completionStream(chat, id: Self.responseID("cmpl-", run), created: Int64(run.created), work: work), Self.rateHeaders(admission.limits))
+        }
         let (response, choices, timing) = try await answer(work, for: chat)
         return Self.withHeaders(
             Self.json(

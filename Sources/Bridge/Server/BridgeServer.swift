@@ -35,12 +35,14 @@ public enum BridgeServer {
     }
 
     /// The Bridge's configuration from `settings`, paying through `client` for `models`.
-    public static func configuration(_ settings: BridgeSettings, client: CrynuxClient, models: [String], store: BridgeStore) -> BridgeConfiguration {
+    public static func configuration(
+        _ settings: BridgeSettings, client: CrynuxClient, models: [String], store: BridgeStore, tokenCounter: (any PromptTokenCounter)? = nil
+    ) -> BridgeConfiguration {
         BridgeConfiguration(
             client: client, models: models, imageModels: settings.imageModels, store: store, fee: settings.fee, imageFee: settings.imageFee,
             keepAlive: .seconds(settings.keepAlive), balanceFloor: settings.balanceFloor, balanceInterval: .seconds(settings.balanceInterval),
             defaultMaxTokens: settings.defaultMaxTokens, drainTimeout: .seconds(settings.drainTimeout), queueTimeout: .seconds(settings.queueTimeout),
-            keyConcurrency: settings.keyConcurrency)
+            keyConcurrency: settings.keyConcurrency, defaultVRAM: settings.defaultVRAM, tokenCounter: tokenCounter)
     }
 
     /// A logger at the settings' level.

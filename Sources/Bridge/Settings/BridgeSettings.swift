@@ -51,6 +51,9 @@ public struct BridgeSettings: Sendable, Hashable {
     public var queueTimeout = 300
     /// Paid runs one key may have unsettled at once.
     public var keyConcurrency = 16
+    /// VRAM floor (GB) of a chat task whose request has no `vram_limit` (the Crynux bridge's 24); the embedded
+    /// network's node declares at least this much.
+    public var defaultVRAM = 24
 
     /// The defaults; the data directory follows `XDG_DATA_HOME` in `environment`.
     public init(environment: [String: String] = [:]) {
@@ -81,6 +84,7 @@ public struct BridgeSettings: Sendable, Hashable {
         ("drain_timeout_s", "CRYNUX_BRIDGE_DRAIN_TIMEOUT_S", "on SIGTERM, seconds paid runs may take to finish before the next start takes them over (60)"),
         ("queue_timeout_s", "CRYNUX_BRIDGE_QUEUE_TIMEOUT_S", "seconds a paid request waits for a node before its queued task is cancelled, refunded and answered 504 (300)"),
         ("key_concurrency", "CRYNUX_BRIDGE_KEY_CONCURRENCY", "paid runs one API key may have unsettled at once; more get 429 (16)"),
+        ("default_vram_gb", "CRYNUX_BRIDGE_DEFAULT_VRAM_GB", "VRAM floor of a chat task whose request has no vram_limit, as the Crynux bridge (24)"),
     ]
 
     /// Applies one setting by its key (from a file or the environment).
@@ -121,6 +125,7 @@ public struct BridgeSettings: Sendable, Hashable {
         case "drain_timeout_s": drainTimeout = try int(1...86400)
         case "queue_timeout_s": queueTimeout = try int(1...86400)
         case "key_concurrency": keyConcurrency = try int(1...10000)
+        case "default_vram_gb": defaultVRAM = try int(1...4096)
         default: throw BridgeError("unknown setting \(key)")
         }
     }

@@ -60,6 +60,15 @@ public final class BridgeStore: Sendable {
         migrator.registerMigration("v3: a key's unsettled runs by index") { db in
             try db.execute(sql: "CREATE INDEX runs_key_status ON runs (key_id, status)")
         }
+        migrator.registerMigration("v4: stored responses") { db in
+            try db.execute(sql: """
+                CREATE TABLE responses (
+                    id TEXT PRIMARY KEY NOT NULL, key_id TEXT NOT NULL, run_id TEXT NOT NULL, created INTEGER NOT NULL,
+                    chat TEXT NOT NULL, echo TEXT NOT NULL, input TEXT NOT NULL, background INTEGER NOT NULL,
+                    cancelled INTEGER NOT NULL DEFAULT 0);
+                CREATE INDEX responses_run ON responses (run_id);
+                """)
+        }
         try migrator.migrate(queue)
     }
 

@@ -274,19 +274,8 @@ public final class TextGenerator: @unchecked Sendable {
         return built
     }
 
-    /// Runs an LLM task as the network's worker does: the model's chat template over the messages (content
-    /// blocks flattened to text), tokenised without added tokens, generation, then `GPTTaskResponse`.
-    /// `quantize_bits` re-quantizes float weights (quantized files run as they are); `dtype` must be `auto`
-    /// or `float32`, the precision the engine computes in. Invalid arguments throw `EngineError.Kind.invalidArgument`;
-    /// past `deadline` the generation stops between tokens with `EngineError.Kind.cancelled`.
-    public func run(task: GPTTaskArgs, until deadline: ContinuousClock.Instant? = nil, onEvent: ((GenerationEvent) -> Void)? = nil) throws
-        -> GPTTaskResponse
-    {
-        do { try task.validate() } catch { throw EngineError("invalid task arguments: \(error)", kind: .invalidArgument) }
-        let quantization = try WeightQuantization(quantizeBits: task.quantizeBits)
-        if let dtype = task.dtype, dtype != .auto, dtype != .float32 {
-            throw EngineError("dtype \(dtype.rawValue) is not supported by this engine (it computes in float32)", kind: .invalidArgument)
-        }
+    /// The prompt of `task` as token ids: its messages and tools through the model's chat template, then the tokenizer.
+    public func promptTokens(for task: GPTTaskArgs) throws -> [Int] {
         guard let template = chatTemplate else { throw EngineError("the model has no chat template") }
         var messages = task.messages
         for i in messages.indices {
@@ -305,7 +294,23 @@ public final class TextGenerator: @unchecked Sendable {
                 messages: messages, tools: task.tools, addGenerationPrompt: true, bosToken: tokenizer.bosID.flatMap(tokenizer.token),
                 eosToken: tokenizer.eosID.flatMap(tokenizer.token), arguments: arguments)
         } catch { throw EngineError("the chat template failed on these messages: \(error)", kind: .invalidArgument) }
-        let ids = tokenizer.encode(prompt)
+        return tokenizer.encode(prompt)
+    }
+
+    /// Runs an LLM task as the network's worker does: the model's chat template over the messages (content
+    /// blocks flattened to text), tokenised without added tokens, generation, then `GPTTaskResponse`.
+    /// `quantize_bits` re-quantizes float weights (quantized files run as they are); `dtype` must be `auto`
+    /// or `float32`, the precision the engine computes in. Invalid arguments throw `EngineError.Kind.invalidArgument`;
+    /// past `deadline` the generation stops between tokens with `EngineError.Kind.cancelled`.
+    public func run(task: GPTTaskArgs, until deadline: ContinuousClock.Instant? = nil, onEvent: ((GenerationEvent) -> Void)? = nil) throws
+        -> GPTTaskResponse
+    {
+        do { try task.validate() } catch { throw EngineError("invalid task arguments: \(error)", kind: .invalidArgument) }
+        let quantization = try WeightQuantization(quantizeBits: task.quantizeBits)
+        if let dtype = task.dtype, dtype != .auto, dtype != .float32 {
+            throw EngineError("dtype \(dtype.rawValue) is not supported by this engine (it computes in float32)", kind: .invalidArgument)
+        }
+        let ids = try promptTokens(for: task)
         let config = task.generationConfig
         let sampling = SamplingOptions(
             doSample: config?.doSample ?? false, temperature: Float(config?.temperature ?? 1), topK: config?.topK,
