@@ -105,14 +105,14 @@ struct LocalNetwork {
     func node(_ url: String, _ generator: TextGenerator, dir: String, tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil) -> NodeWorker {
         NodeWorker(
             client: RelayClient(baseURL: url, key: .generate()), engines: [BundledModel.modelID: generator],
-            hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir, pollInterval: .milliseconds(25), tamper: tamper)
+            hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 24), dataDirectory: dir, pollInterval: .milliseconds(25), tamper: tamper)
     }
 
     /// A node serving `crynux-network/sdxl-turbo` through the gradient stand-in engine.
     func imageNode(_ url: String, dir: String) throws -> NodeWorker {
         NodeWorker(
             client: RelayClient(baseURL: url, key: .generate()), engines: ["base:crynux-network/sdxl-turbo": try #require(EndToEndTests.generator)],
-            imageEngine: GradientImageEngine(), hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 16), dataDirectory: dir,
+            imageEngine: GradientImageEngine(), hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 24), dataDirectory: dir,
             pollInterval: .milliseconds(25))
     }
 
