@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The OpenAI conformance suite (Tests/conformance): starts a fresh `crynux serve` on free loopback ports with a
-# throwaway data directory, then runs the official `openai` Python package, jsonschema, Prometheus's text parser, a
-# headless Chromium and the examples of Examples/ (their binaries beside CRYNUX_BIN) against it.
+# The conformance suite (Tests/conformance): starts a fresh `crynux serve` on free loopback ports with a throwaway
+# data directory, then runs the official `openai` and `anthropic` Python packages, `langchain-crynux`, jsonschema,
+# Prometheus's text parser, a headless Chromium and the examples of Examples/ (their binaries beside CRYNUX_BIN)
+# against it.
 # Usage: scripts/conformance.sh CRYNUX_BIN [extra pytest arguments]
 set -euo pipefail
 
@@ -20,7 +21,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # --- The virtualenv, rebuilt only when the pins (or the Python) change. ---
-pins=(openai==3.54.0 pytest==9.0.3 jsonschema==4.26.0 playwright==1.65.2 prometheus-client==0.26.0)
+pins=(openai==3.54.0 anthropic==2.17.0 langchain-crynux==0.2.0 langchain-openai==1.8.1 langchain-core==1.8.3 pytest==9.0.3 jsonschema==4.26.0
+  playwright==1.65.2 prometheus-client==0.26.0)
 venv="$root/.venv-conformance"
 py="$venv/bin/python"
 stamp="$venv/.conformance-pins"

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx2
 import jsonschema
 import openai
+import pydantic
 import pytest
 
 ENVIRONMENT = ("CRYNUX_BASE_URL", "CRYNUX_ROOT_URL", "CRYNUX_RELAY_URL", "CRYNUX_API_KEY", "CRYNUX_ADMIN_TOKEN", "CRYNUX_BIN", "CRYNUX_DATA_DIR")
@@ -37,6 +38,38 @@ def validate(name: str, body) -> None:
     if errors:
         details = "\n".join(f"  at /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10])
         pytest.fail(f"body is not a valid {name}:\n{details}\nbody: {json.dumps(body)[:2000]}")
+
+
+def official(model_type, body) -> None:
+    """Checks `body` against the official SDK's own type for it (`openai.types…`, `anthropic.types…`, generated from the
+    providers' API specifications): pydantic validation fails on a missing required field or a wrong type."""
+    try:
+        pydantic.TypeAdapter(model_type).validate_python(body)
+    except pydantic.ValidationError as error:
+        pytest.fail(f"body is not a valid {model_type}: {error}\nbody: {json.dumps(body)[:2000]}")
+
+
+def sse_frames(response) -> list:
+    """The (event name or None, data) of each server-sent event, in order; comments are skipped."""
+    frames, event, data = [], None, []
+    for line in response.iter_lines():
+        if line == "":
+            if data:
+                frames.append((event, "\n".join(data)))
+            event, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            event = value
+    if data:
+        frames.append((event, "\n".join(data)))
+    return frames
 
 
 class NewKey(str):

@@ -109,6 +109,7 @@ def test_chat(client, model):
     check_usage(completion.usage)
     assert completion.usage.completion_tokens <= 16
     assert isinstance(completion._request_id, str) and completion._request_id
+    assert "system_fingerprint" not in body, "OpenAI's schema allows a string or nothing, never null"
 
 
 def test_chat_stream_raw_sse(api, client, model):
@@ -438,6 +439,30 @@ def test_completions(client, model):
     assert isinstance(completion.choices[0].text, str)
     assert completion.choices[0].finish_reason in ("stop", "length")
     check_usage(completion.usage)
+
+
+def test_completions_stream(api, client, model):
+    request = {"model": model, "prompt": "Once upon a time", "max_tokens": 8, "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
+    with api.stream("POST", "/v1/completions", json=request) as response:
+        assert response.status_code == 200, response.read().decode(errors="replace")[:500]
+        assert response.headers.get("content-type", "").startswith("text/event-stream")
+        events = sse_events(response)
+    assert events and events[-1] == "[DONE]" and events.count("[DONE]") == 1, events[-3:]
+    chunks = [json.loads(e) for e in events[:-1]]
+    for chunk in chunks:
+        validate("CreateCompletionStreamResponse", chunk)
+        assert chunk["object"] == "text_completion"
+    assert len({c["id"] for c in chunks}) == 1
+    usage = chunks[-1]
+    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] <= 8
+    finishing = [c for c in chunks[:-1] if c["choices"][0]["finish_reason"] is not None]
+    assert len(finishing) == 1 and finishing[0] is chunks[-2]
+    text = "".join(c["choices"][0]["text"] for c in chunks[:-1])
+    whole = client.completions.create(model=model, prompt="Once upon a time", max_tokens=8, temperature=0)
+    assert text == whole.choices[0].text and text.strip()
+    # The openai package's stream gives the same text.
+    streamed = "".join(c.choices[0].text for c in client.completions.create(model=model, prompt="Once upon a time", max_tokens=8, temperature=0, stream=True) if c.choices)
+    assert streamed == text
 
 
 def test_admin_balance(admin, http, api):

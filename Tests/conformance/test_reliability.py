@@ -1,6 +1,7 @@
-"""Kill the Bridge with SIGKILL while it is paying for tasks, start it again, and check that every paid run is
-finished exactly once: no task lost, none paid twice, and a client retrying with the same Idempotency-Key gets the
-answer it paid for without paying again. Runs its own `crynux serve` (own data directory and ports)."""
+"""Kill the Bridge with SIGKILL while it is paying for tasks (chat, Responses, Messages and a background response),
+start it again, and check that every paid run is finished exactly once: no task lost, none paid twice, a client
+retrying with the same Idempotency-Key gets the answer it paid for without paying again, and the background response
+completes. Runs its own `crynux serve` (own data directory and ports)."""
 
 import json
 import os
@@ -82,25 +83,44 @@ def test_sigkill_mid_task_then_restart_reconciles_every_paid_run():
                 return httpx.get(serve.url + f"/admin/tasks?status={status}", headers=admin).json()["data"]
 
             start_balance = balance()
-            count = 4
-            idempotency = [str(uuid.uuid4()) for _ in range(count)]
-            bodies = [
-                {"model": MODEL, "messages": [{"role": "user", "content": f"Write a short poem about the number {i}."}], "max_tokens": 48, "temperature": 0}
-                for i in range(count)
+            idempotency = [str(uuid.uuid4()) for _ in range(5)]
+
+            def poem(i):
+                return f"Write a short poem about the number {i}."
+
+            # The same kind of paid run through each API: chat, Responses, Messages, chat, and a background response.
+            requests = [
+                ("/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": poem(0)}], "max_tokens": 48, "temperature": 0}),
+                ("/v1/responses", {"model": MODEL, "input": poem(1), "max_output_tokens": 48, "temperature": 0}),
+                ("/v1/messages", {"model": MODEL, "messages": [{"role": "user", "content": poem(2)}], "max_tokens": 48, "temperature": 0}),
+                ("/v1/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": poem(3)}], "max_tokens": 48, "temperature": 0}),
+                ("/v1/responses", {"model": MODEL, "input": poem(4), "max_output_tokens": 48, "temperature": 0, "background": True}),
             ]
+            count = len(requests)
+
+            def answer(path, body):
+                if path == "/v1/chat/completions":
+                    return body["choices"][0]["message"]["content"]
+                if path == "/v1/responses":
+                    return body["output"][0]["content"][0]["text"] if body["status"] in ("completed", "incomplete") else None
+                return body["content"][0]["text"]
 
             def send(i):
                 try:
-                    httpx.post(serve.url + "/v1/chat/completions", json=bodies[i], headers={**auth, "Idempotency-Key": idempotency[i]}, timeout=60)
+                    httpx.post(serve.url + requests[i][0], json=requests[i][1], headers={**auth, "Idempotency-Key": idempotency[i]}, timeout=60)
                 except httpx.HTTPError:
                     pass  # the process is killed under it
 
-            threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
+            threads = [threading.Thread(target=send, args=(i,)) for i in range(count - 1)]
             for t in threads:
                 t.start()
             deadline = time.time() + 30
-            while len(runs("pending")) < count and time.time() < deadline:
+            while len(runs("pending")) < count - 1 and time.time() < deadline:
                 time.sleep(0.02)
+            # The background response answers at once, queued behind the others.
+            background = httpx.post(serve.url + requests[4][0], json=requests[4][1], headers={**auth, "Idempotency-Key": idempotency[4]}, timeout=60)
+            assert background.status_code == 200 and background.json()["status"] in ("queued", "in_progress"), background.text
+            background_id = background.json()["id"]
             # Kill only once the relay holds money for the runs (a fee in escrow): the kill must cost something.
             while balance() == start_balance and time.time() < deadline:
                 time.sleep(0.02)
@@ -124,13 +144,17 @@ def test_sigkill_mid_task_then_restart_reconciles_every_paid_run():
             paid_before_retry = balance()
             assert paid_before_retry == pytest.approx(start_balance - 5 * len(done)), "each run paid exactly once"
 
+            # The background response completed after the restart.
+            retrieved = httpx.get(serve.url + f"/v1/responses/{background_id}", headers=auth, timeout=60)
+            assert retrieved.status_code == 200 and answer("/v1/responses", retrieved.json()), retrieved.text
             # The clients retry with their Idempotency-Keys: answers for the recorded runs, no second payment.
             answers = []
-            for i in range(count):
-                r = httpx.post(serve.url + "/v1/chat/completions", json=bodies[i], headers={**auth, "Idempotency-Key": idempotency[i]}, timeout=120)
+            for i, (path, body) in enumerate(requests):
+                r = httpx.post(serve.url + path, json=body, headers={**auth, "Idempotency-Key": idempotency[i]}, timeout=120)
                 assert r.status_code == 200, r.text
-                answers.append(r.json()["choices"][0]["message"]["content"])
-            assert all(answers)
+                answers.append(answer(path, r.json()))
+            assert all(answers), answers
+            assert answers[4] == answer("/v1/responses", retrieved.json())
             assert len(runs("done")) == count, "one run per idempotency key"
             assert balance() == pytest.approx(start_balance - 5 * count), "the retries paid only for runs not recorded before the kill"
             usage = httpx.get(serve.url + "/admin/usage?group_by=key", headers=admin).json()["data"]
