@@ -22,7 +22,7 @@ cd "$root"
 
 # --- The virtualenv, rebuilt only when the pins (or the Python) change. ---
 pins=(openai==3.54.0 anthropic==2.17.0 langchain-crynux==0.2.0 langchain-openai==1.8.1 langchain-core==1.8.3 pytest==9.0.3 jsonschema==4.26.0
-  playwright==1.65.2 prometheus-client==0.26.0)
+  playwright==1.65.2 prometheus-client==0.26.0 openapi-spec-validator==0.9.0)
 venv="$root/.venv-conformance"
 py="$venv/bin/python"
 stamp="$venv/.conformance-pins"

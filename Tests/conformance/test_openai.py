@@ -506,6 +506,13 @@ def test_health_metrics_openapi(http, admin, client, model):
     spec = http.get("/openapi.json")
     assert spec.status_code == 200
     assert str(spec.json()["openapi"]).startswith("3.")
+    # A valid OpenAPI 3.1 document (openapi-spec-validator), describing every API route the Bridge serves.
+    from openapi_spec_validator import validate as validate_spec
+
+    validate_spec(spec.json())
+    for path in ["/v1/chat/completions", "/v1/llm/{vram_limit}/chat/completions", "/v1/completions", "/v1/llm/{vram_limit}/completions",
+                 "/v1/responses", "/v1/responses/{id}", "/v1/responses/{id}/cancel", "/v1/messages", "/v1/messages/count_tokens"]:
+        assert path in spec.json()["paths"], f"openapi.json does not describe {path}"
 
 
 def test_malformed_and_oversized_bodies(api, http):
