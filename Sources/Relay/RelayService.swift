@@ -14,6 +14,10 @@ public actor RelayService {
     public nonisolated let metrics = RelayMetrics()
     /// The signed messages accepted within the signature window (a write's signature works once).
     nonisolated let replayGuard = ReplayGuard()
+    /// Bumped after every committed change: long-polling requests wait on it.
+    nonisolated let changes = ChangeSignal()
+    /// The token streams of running tasks (our extension, docs/protocol.md §8).
+    nonisolated let streams = TokenStreams()
     private var memoryFiles: [String: [[UInt8]]] = [:]
     /// When each task created by this process entered the queue (monotonic), until it is dispatched.
     private var queuedAt: [String: ContinuousClock.Instant] = [:]
@@ -33,6 +37,7 @@ public actor RelayService {
         let value = try body(&next, clock.now())
         try store.save(from: state, to: next)
         state = next
+        changes.bump()
         return value
     }
 
@@ -48,6 +53,9 @@ public actor RelayService {
             state.distributeModels(now: now)
             return (started, ended)
         }
+        // A stream lives while its task runs; the window goes once the task has ended (or is unknown).
+        let tasks = state.tasks
+        streams.prune { tasks[$0].map { !$0.status.isTerminal } ?? false }
         let now = ContinuousClock.now
         for commitment in started + ended {
             if let since = queuedAt.removeValue(forKey: commitment), started.contains(commitment) { metrics.dispatched(after: now - since) }

@@ -139,6 +139,12 @@ struct API: Sendable {
         let commitment = try param(context, "commitment")
         let input = try await input(request, context)
         let address = try signer(input, signed: .object([JSONMember("task_id_commitment", .string(commitment))]), use: .read)
+        // Our long poll: with `wait_ms` and `unless_status`, answer once the status differs (or at the deadline).
+        if let deadline = try waitDeadline(input), let unless = input.int("unless_status") {
+            try await waitUntil(deadline) {
+                try await service.read { state throws(RelayError) in Int(try state.task(commitment, for: address).status.rawValue) != unless }
+            }
+        }
         return RelayHTTP.success(Self.record(try await service.read { state throws(RelayError) in try state.task(commitment, for: address) }))
     }
 
@@ -313,8 +319,14 @@ struct API: Sendable {
         ]))
     }
 
-    func nodeTask(_ context: RelayRequestContext) async throws -> Response {
+    func nodeTask(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
         let address = try param(context, "address")
+        // Our long poll: with `wait_ms`, answer once the node's current task is not `unless` (or at the deadline).
+        let input = try await input(request, context, readingBody: false)
+        if let deadline = try waitDeadline(input) {
+            let unless = input.string("unless") ?? ""
+            try await waitUntil(deadline) { try await service.read { state throws(RelayError) in (try state.currentTask(of: address) ?? "") != unless } }
+        }
         let current = try await service.read { state throws(RelayError) in try state.currentTask(of: address) }
         return RelayHTTP.success(current.map { .string($0) } ?? .string(""))
     }

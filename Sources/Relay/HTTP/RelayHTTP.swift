@@ -25,6 +25,9 @@ public enum RelayHTTP {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: await service.metricsExposition())))
         }
         router.get("/v1/now") { _, _ in success(.object([JSONMember("now", .integer(service.clock.now()))])) }
+        router.get("/v1/extensions") { _, _ in api.extensions() }
+        router.post("/v1/inference_tasks/:commitment/stream") { request, context in await api.run { try await api.streamPost(request, context) } }
+        router.get("/v1/inference_tasks/:commitment/stream") { request, context in await api.run { try await api.streamGet(request, context) } }
 
         // Applications.
         router.post("/v1/inference_tasks/validate") { request, context in await api.run { try await api.validate(request, context) } }
@@ -85,7 +88,7 @@ public enum RelayHTTP {
         router.post("/v2/node/:address/capabilities") { request, context in await api.run { try await api.capabilities(request, context) } }
         router.post("/v2/tasks/:commitment/node_error") { request, context in await api.run { try await api.nodeError(request, context) } }
         router.get("/v1/node/:address") { _, context in await api.run { try await api.node(context) } }
-        router.get("/v1/node/:address/task") { _, context in await api.run { try await api.nodeTask(context) } }
+        router.get("/v1/node/:address/task") { request, context in await api.run { try await api.nodeTask(request, context) } }
         for action in ["pause", "resume", "quit"] {
             router.post("/v1/node/:address/\(action)") { request, context in
                 await api.run { try await api.nodeAction(action, request, context) }

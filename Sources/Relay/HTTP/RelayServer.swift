@@ -69,5 +69,7 @@ public struct RelayTicker: Service {
                 try await Task.sleep(for: interval)
             }
         }
+        // Shutting down: long polls and token streams answer now, so the HTTP server (stopped next) is not held.
+        service.changes.close()
     }
 }
