@@ -48,6 +48,8 @@ public struct TaskResult: Sendable, Hashable {
     public var files: [[UInt8]]
     /// Whether a validation group of three agreed on it.
     public var groupValidated: Bool
+    /// The text the node streamed for each choice, when the run read its token stream.
+    public var streamed: [Int: String]? = nil
 }
 
 /// Progress of `CrynuxClient.run`, in order for each attempt.
@@ -139,6 +141,22 @@ public struct CrynuxClientError: Error, Sendable, Hashable, CustomStringConverti
     public var description: String { message }
 }
 
+/// A node streamed text that its validated result does not contain: what was shown would differ from the answer.
+public struct TokenStreamMismatch: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The relay task whose stream and result differ.
+    public var commitment: String
+    /// The choice.
+    public var index: Int
+    /// What the stream carried.
+    public var streamed: String
+    /// The result's text.
+    public var result: String
+    /// Says so.
+    public var description: String {
+        "the node of \(commitment) streamed text its result does not contain (choice \(index): \(streamed.prefix(60).debugDescription) … vs \(result.prefix(60).debugDescription))"
+    }
+}
+
 /// The Crynux Network for an application: creates tasks signed with its wallet, follows them through the relay,
 /// runs the VRF sampling and validation groups, validates in time, downloads the result, and retries
 /// transient relay failures with back-off (docs/protocol.md §6.6).
@@ -154,6 +172,8 @@ public actor CrynuxClient {
     /// The shortest and longest wait between polls.
     public let pollRange: (min: Duration, max: Duration)
     private var synchronised = false
+    /// The relay's extensions, once read.
+    private var relayExtensions: Set<String>?
     /// The runs in progress; the actor's copy is the source of truth, the store gets snapshots of it.
     private var states: [String: ClientTaskState] = [:]
 
@@ -231,11 +251,25 @@ public actor CrynuxClient {
         return try await relay.createTask(task)
     }
 
+    /// The relay's extensions of the public protocol (read once; empty for a relay without them).
+    public func extensions() async -> Set<String> {
+        if let relayExtensions { return relayExtensions }
+        guard let read = try? await relay.extensions() else { return [] }
+        relayExtensions = read
+        return read
+    }
+
     /// Runs `request` to its result, reporting progress to `onEvent`. With a `runID` already in the store the
     /// run resumes where it was (no task is created twice).
-    public func run(_ request: TaskRequest, runID: String = UUID().uuidString, onEvent: (@Sendable (TaskEvent) -> Void)? = nil) async throws
-        -> TaskResult
-    {
+    ///
+    /// `onText` receives an LLM run's text per choice: as the node makes it when the relay streams tokens and the
+    /// task is not sent to validation, otherwise whole once the result is in. Either way the texts it received add up
+    /// to the result's (with the whitespace the result trims); a node that streamed text its result does not
+    /// contain makes the run throw `TokenStreamMismatch`.
+    public func run(
+        _ request: TaskRequest, runID: String = UUID().uuidString, onEvent: (@Sendable (TaskEvent) -> Void)? = nil,
+        onText: (@Sendable (RelayClient.StreamDelta) -> Void)? = nil
+    ) async throws -> TaskResult {
         guard request.repeats >= 1, request.taskSize >= 1 else { throw CrynuxClientError(message: "repeats and task_size must be at least 1", isRetryable: false) }
         try await syncClock()
         var saved = states[runID]
@@ -251,7 +285,9 @@ public actor CrynuxClient {
         let resumed = saved != nil
         let result: TaskResult? = try await withThrowingTaskGroup(of: TaskResult?.self) { group in
             for (index, attempt) in attempts.enumerated() where attempt.failure == nil {
-                group.addTask { try await self.follow(request, runID: runID, attempt: index, resumed: resumed, onEvent: onEvent) }
+                // Text streams only from a run of one attempt: several attempts would interleave.
+                let text = attempts.count == 1 ? onText : nil
+                group.addTask { try await self.follow(request, runID: runID, attempt: index, resumed: resumed, onEvent: onEvent, onText: text) }
             }
             while let next = try await group.next() {
                 if let next {
@@ -271,7 +307,52 @@ public actor CrynuxClient {
             states[runID] = done
             try await store.save(done)
         }
+        if let onText, request.taskType == .llm { try Self.finishText(result, streamed: result.streamed ?? [:], onText: onText) }
         return result
+    }
+
+    /// Checks what was streamed against the result and sends each choice's remaining text: all of it when nothing was
+    /// streamed, the rest after a stream that ended early; throws `TokenStreamMismatch` when the stream is not a
+    /// beginning of the result (leading and trailing whitespace aside, which the result trims).
+    static func finishText(_ result: TaskResult, streamed: [Int: String], onText: @Sendable (RelayClient.StreamDelta) -> Void) throws {
+        guard let first = result.files.first, let response = try? JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: first) else { return }
+        for choice in response.choices {
+            let final = choice.message.content
+            let sent = streamed[choice.index] ?? ""
+            let shown = String(String(sent.drop { $0.isWhitespace }).reversed().drop { $0.isWhitespace }.reversed())
+            guard final.hasPrefix(shown) else {
+                throw TokenStreamMismatch(commitment: result.commitment, index: choice.index, streamed: sent, result: final)
+            }
+            let rest = String(final.dropFirst(shown.count))
+            if !rest.isEmpty { onText(RelayClient.StreamDelta(index: choice.index, text: rest)) }
+        }
+    }
+
+    /// Reads the token stream of `commitment` into `onText` until the task stops running, reconnecting from the last
+    /// chunk received; returns each choice's text.
+    private func relayText(_ commitment: String, onText: @escaping @Sendable (RelayClient.StreamDelta) -> Void) async -> [Int: String] {
+        var texts: [Int: String] = [:]
+        var last = -1
+        for attempt in 0..<20 {
+            if Task.isCancelled { break }
+            do {
+                for try await event in try await relay.readStream(commitment, after: last) {
+                    switch event {
+                    case .deltas(let seq, let deltas):
+                        guard seq == last + 1 else { continue }
+                        last = seq
+                        for d in deltas {
+                            texts[d.index, default: ""] += d.text
+                            onText(d)
+                        }
+                    case .end: return texts
+                    }
+                }
+            } catch {
+                try? await Task.sleep(for: .milliseconds(50 * (attempt + 1)))
+            }
+        }
+        return texts
     }
 
     /// The same run as an `AsyncSequence` of events; the result arrives with the last `.downloaded` event and
@@ -310,7 +391,8 @@ public actor CrynuxClient {
 
     /// Follows one attempt to its result, or nil when it ends without one.
     private func follow(
-        _ request: TaskRequest, runID: String, attempt index: Int, resumed: Bool, onEvent: (@Sendable (TaskEvent) -> Void)?
+        _ request: TaskRequest, runID: String, attempt index: Int, resumed: Bool, onEvent: (@Sendable (TaskEvent) -> Void)?,
+        onText: (@Sendable (RelayClient.StreamDelta) -> Void)? = nil
     ) async throws -> TaskResult? {
         var attempt = try attemptState(runID, index)
         guard let taskID = Hex.decode(attempt.taskID) else { return nil }
@@ -398,6 +480,12 @@ public actor CrynuxClient {
             }
         }
         let commitments = attempt.commitments
+        // A task not sent to validation shows its text as the node makes it (a group's is shown once validated).
+        var reader: Task<[Int: String], Never>?
+        if let onText, !group, request.taskType == .llm, await extensions().contains("token_stream") {
+            reader = Task { await self.relayText(first, onText: onText) }
+        }
+        defer { reader?.cancel() }
         // 3. Wait for the score(s), then validate (once; a resumed run may find it done).
         var records: [RelayTaskRecord] = []
         for c in commitments {
@@ -421,6 +509,10 @@ public actor CrynuxClient {
         }
         // 4. The successful member (EndSuccess / EndGroupSuccess), then its files.
         var winner: RelayTaskRecord?
+        if commitments.count == 1, await extensions().contains("long_poll") {
+            let record = try await waitFor(commitments[0]) { $0.status >= 7 }
+            if record.status == 8 || record.status == 11 { winner = record }
+        }
         while winner == nil {
             var terminal = 0
             for c in commitments {
@@ -445,17 +537,35 @@ public actor CrynuxClient {
             files.append(try await download(winner.commitment, index: i))
         }
         onEvent?(.downloaded(attempt: index, commitment: winner.commitment))
-        return TaskResult(commitment: winner.commitment, files: files, groupValidated: winner.status == 11)
+        var result = TaskResult(commitment: winner.commitment, files: files, groupValidated: winner.status == 11)
+        if let reader {
+            // The stream ended when the node scored; a reader still waiting (a lost connection) gets a moment.
+            let late = Task {
+                try? await Task.sleep(for: .seconds(2))
+                reader.cancel()
+            }
+            result.streamed = await reader.value
+            late.cancel()
+        }
+        return result
     }
 
     /// Polls a task until `done` holds or it is terminal, backing off from `pollRange.min` to `pollRange.max`.
+    /// With the relay's long poll, each wait returns as soon as the task's status changes.
     private func waitFor(_ commitment: String, _ done: (RelayTaskRecord) -> Bool) async throws -> RelayTaskRecord {
         var delay = pollRange.min
+        let longPoll = await extensions().contains("long_poll")
+        var record = try await task(commitment)
         while true {
-            let record = try await task(commitment)
             if done(record) || record.status >= 7 { return record }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, pollRange.max)
+            if longPoll {
+                let status = record.status
+                record = try await withRetry { try await self.relay.task(commitment, unlessStatus: status, wait: .seconds(20)) }
+            } else {
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, pollRange.max)
+                record = try await task(commitment)
+            }
         }
     }
 
@@ -568,16 +678,17 @@ public actor CrynuxClient {
         return try await run(request, onEvent: onEvent).files
     }
 
-    /// Runs a chat on `model` (a Hugging Face id) and returns the answer in OpenAI's shape.
+    /// Runs a chat on `model` (a Hugging Face id) and returns the answer in OpenAI's shape; `onText` sees the text as
+    /// it comes (see `run`).
     public func chat(
         model: String, messages: [ChatMessage], generation: GenerationConfig? = nil, seed: Int? = nil, fee: Wei = Wei(cnx: 5), repeats: Int = 1,
-        onEvent: (@Sendable (TaskEvent) -> Void)? = nil
+        onEvent: (@Sendable (TaskEvent) -> Void)? = nil, onText: (@Sendable (RelayClient.StreamDelta) -> Void)? = nil
     ) async throws -> ChatCompletion {
         var args = GPTTaskArgs(model: model, messages: messages, generationConfig: generation)
         args.seed = seed
         do { try args.validate() } catch { throw CrynuxClientError(message: "invalid chat: \(error)", isRetryable: false) }
         let request = TaskRequest(taskType: .llm, taskArgs: args.jsonString, modelIDs: ["base:" + model], fee: fee, repeats: repeats)
-        let result = try await run(request, onEvent: onEvent)
+        let result = try await run(request, onEvent: onEvent, onText: onText)
         let response: GPTTaskResponse
         do { response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0]) } catch {
             throw CrynuxClientError(message: "the node's result is not a chat response: \(error)", isRetryable: false)

@@ -8,6 +8,16 @@ import NIOCore
 public protocol RelayTransport: Sendable {
     /// Sends a request and returns the status and body.
     func send(method: String, url: String, headers: [(String, String)], body: [UInt8]) async throws -> (status: Int, body: [UInt8])
+    /// Sends a GET and gives the status, then the body's bytes as they arrive (server-sent events).
+    func stream(url: String, headers: [(String, String)]) async throws -> (status: Int, body: AsyncThrowingStream<[UInt8], any Error>)
+}
+
+extension RelayTransport {
+    /// A transport that cannot stream gives the whole body as one piece.
+    public func stream(url: String, headers: [(String, String)]) async throws -> (status: Int, body: AsyncThrowingStream<[UInt8], any Error>) {
+        let (status, body) = try await send(method: "GET", url: url, headers: headers, body: [])
+        return (status, AsyncThrowingStream { $0.yield(body); $0.finish() })
+    }
 }
 
 /// The default transport: AsyncHTTPClient's shared client, 32 MiB response limit.
@@ -27,6 +37,26 @@ public struct HTTPClientTransport: RelayTransport {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
         let buffer = try await response.body.collect(upTo: 32 << 20)
         return (Int(response.status.code), Array(buffer.readableBytesView))
+    }
+
+    /// Sends a GET and streams the body as it arrives (no overall timeout: the caller ends it).
+    public func stream(url: String, headers: [(String, String)]) async throws -> (status: Int, body: AsyncThrowingStream<[UInt8], any Error>) {
+        var request = HTTPClientRequest(url: url)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .hours(2))
+        let body = response.body
+        return (
+            Int(response.status.code),
+            AsyncThrowingStream { continuation in
+                let reader = Task {
+                    do {
+                        for try await piece in body { continuation.yield(Array(piece.readableBytesView)) }
+                        continuation.finish()
+                    } catch { continuation.finish(throwing: error) }
+                }
+                continuation.onTermination = { _ in reader.cancel() }
+            }
+        )
     }
 }
 
@@ -255,6 +285,95 @@ public struct RelayClient: Sendable {
         return RelayTaskRecord(json: data ?? .null)
     }
 
+    /// The task once its status is no longer `status`, or at the latest after `wait` (our relay's long poll; a relay
+    /// without it answers at once, as `task`).
+    public func task(_ commitment: String, unlessStatus status: Int, wait: Duration) async throws(RelayAPIError) -> RelayTaskRecord {
+        var query = signedQuery([JSONMember("task_id_commitment", .string(commitment))])
+        query += [("wait_ms", String(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)), ("unless_status", String(status))]
+        let data = try await call("GET", "/v1/inference_tasks/\(commitment)", query: query)
+        return RelayTaskRecord(json: data ?? .null)
+    }
+
+    /// The relay's extensions of the public protocol (`token_stream`, `long_poll`); empty for a relay without them.
+    public func extensions() async throws(RelayAPIError) -> Set<String> {
+        do {
+            guard case .object(let members)? = try await call("GET", "/v1/extensions") else { return [] }
+            return Set(members.filter { $0.value.doubleValue == 1 }.map(\.key))
+        } catch where error.kind == .notFound {
+            return []
+        }
+    }
+
+    /// Sends chunk `seq` of a running task's text (`deltas`: choice index and text), signed by its node.
+    public func streamText(_ commitment: String, seq: Int, deltas: [StreamDelta]) async throws(RelayAPIError) {
+        let members = [
+            JSONMember("deltas", .array(deltas.map { .object([JSONMember("index", .integer($0.index)), JSONMember("text", .string($0.text))]) })),
+            JSONMember("seq", .integer(seq)), JSONMember("task_id_commitment", .string(commitment)),
+        ]
+        _ = try await call("POST", "/v1/inference_tasks/\(commitment)/stream", contentType: "application/json", body: signedJSON(members))
+    }
+
+    /// Text of one choice in a token stream.
+    public struct StreamDelta: Sendable, Hashable {
+        /// The choice's index.
+        public var index: Int
+        /// The text it adds.
+        public var text: String
+        /// A delta.
+        public init(index: Int, text: String) {
+            self.index = index
+            self.text = text
+        }
+    }
+
+    /// One event of a task's token stream.
+    public enum StreamEvent: Sendable, Hashable {
+        /// Chunk `seq`: text for some choices.
+        case deltas(seq: Int, [StreamDelta])
+        /// The task stopped running with this status.
+        case end(status: Int?)
+    }
+
+    /// Reads a task's token stream (its creator only) from after chunk `after`, as the relay sends it; ends after
+    /// `.end`. Bounded: a line over 2 MiB ends the stream with an error.
+    public func readStream(_ commitment: String, after: Int = -1) async throws -> AsyncThrowingStream<StreamEvent, any Error> {
+        var query = signedQuery([JSONMember("task_id_commitment", .string(commitment))])
+        query.append(("after", String(after)))
+        let url = baseURL + "/v1/inference_tasks/\(commitment)/stream?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
+        let (status, body) = try await transport.stream(url: url, headers: [("Accept", "text/event-stream")])
+        guard status == 200 else {
+            var bytes: [UInt8] = []
+            for try await piece in body where bytes.count < 4096 { bytes += piece }
+            throw Self.error(status: status, body: bytes)
+        }
+        return AsyncThrowingStream { continuation in
+            let reader = Task {
+                var parser = SSEParser()
+                do {
+                    for try await piece in body {
+                        for event in try parser.feed(piece) {
+                            if event.name == "end" {
+                                continuation.yield(.end(status: (try? JSONValue.parse(event.data))?["status"]?.doubleValue.map { Int($0) }))
+                                continuation.finish()
+                                return
+                            }
+                            guard let json = try? JSONValue.parse(event.data), let seq = json["seq"]?.doubleValue, case .array(let items)? = json["deltas"] else {
+                                continue
+                            }
+                            let deltas = items.compactMap { item -> StreamDelta? in
+                                guard let i = item["index"]?.doubleValue, let t = item["text"]?.stringValue else { return nil }
+                                return StreamDelta(index: Int(i), text: t)
+                            }
+                            continuation.yield(.deltas(seq: Int(seq), deltas))
+                        }
+                    }
+                    continuation.finish()
+                } catch { continuation.finish(throwing: error) }
+            }
+            continuation.onTermination = { _ in reader.cancel() }
+        }
+    }
+
     /// Validates one task or a group of three with the VRF proof over the first task's sampling seed.
     public func validate(commitments: [String], taskID: String, vrfProof: [UInt8]) async throws(RelayAPIError) {
         let members: [JSONMember] = [
@@ -322,6 +441,15 @@ public struct RelayClient: Sendable {
     /// The commitment of the task this node should run, or nil.
     public func currentTask() async throws(RelayAPIError) -> String? {
         let data = try await call("GET", "/v1/node/\(address)/task")
+        guard let c = data?.stringValue, !c.isEmpty else { return nil }
+        return c
+    }
+
+    /// The node's current task once it is not `known`, or at the latest after `wait` (our relay's long poll; a relay
+    /// without it answers at once).
+    public func currentTask(unless known: String?, wait: Duration) async throws(RelayAPIError) -> String? {
+        let ms = wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000
+        let data = try await call("GET", "/v1/node/\(address)/task", query: [("wait_ms", String(ms)), ("unless", known ?? "")])
         guard let c = data?.stringValue, !c.isEmpty else { return nil }
         return c
     }
@@ -411,5 +539,48 @@ final class SignatureStamps: @unchecked Sendable {
             last[key] = max(previous ?? stamp, stamp)
             return stamp
         }
+    }
+}
+
+/// A server-sent events parser: bytes in, complete events (`event:` name and joined `data:` lines) out.
+struct SSEParser {
+    /// One event.
+    struct Event {
+        var name: String?
+        var data: String
+    }
+
+    private var buffer: [UInt8] = []
+    private var name: String?
+    private var data: [String] = []
+
+    /// Adds bytes and returns the events they complete; a line over 2 MiB is an error.
+    mutating func feed(_ bytes: [UInt8]) throws -> [Event] {
+        buffer += bytes
+        var events: [Event] = []
+        while let newline = buffer.firstIndex(of: 10) {
+            var line = Array(buffer[..<newline])
+            buffer.removeSubrange(...newline)
+            if line.last == 13 { line.removeLast() }
+            let text = String(decoding: line, as: UTF8.self)
+            if text.isEmpty {
+                if !data.isEmpty || name != nil { events.append(Event(name: name, data: data.joined(separator: "\n"))) }
+                name = nil
+                data = []
+            } else if text.hasPrefix(":") {
+                continue
+            } else {
+                let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                var value = parts.count > 1 ? String(parts[1]) : ""
+                if value.hasPrefix(" ") { value.removeFirst() }
+                switch parts[0] {
+                case "event": name = value
+                case "data": data.append(value)
+                default: break
+                }
+            }
+        }
+        guard buffer.count <= 2 << 20 else { throw RelayAPIError(kind: .server, field: "", message: "a stream line is over 2 MiB", status: 200) }
+        return events
     }
 }

@@ -101,6 +101,12 @@ public actor NodeWorker: Service {
     /// Whether the data folder has been made private (0700) in this process.
     private var dataDirectoryIsPrivate = false
     private var scored: [String: [(name: String, bytes: [UInt8])]] = [:]
+    /// The relay's extensions (`token_stream`, `long_poll`), read once when serving starts.
+    private var extensions: Set<String> = []
+    /// The current task last seen finished: a long poll waits for the relay to name another.
+    private var idleOn: String?
+    /// The long poll in flight, cancelled by `stop()` so a stopping node does not wait it out.
+    private var cancelLongPoll: (@Sendable () -> Void)?
     /// Log lines (`NodeWorker.log`), for operators and tests.
     public private(set) var log: [String] = []
 
@@ -150,17 +156,33 @@ public actor NodeWorker: Service {
                 network: network)
             note("joined as \(hardware.gpuName) (\(hardware.gpuVRAM) GB) with \(engines.keys.sorted())")
         }
+        extensions = (try? await client.extensions()) ?? []
+        if !extensions.isEmpty { note("relay extensions: \(extensions.sorted().joined(separator: ", "))") }
         while !stopping {
-            do { try await step() } catch let error as RelayAPIError where error.isRetryable {
+            var waited = false
+            do { waited = try await step() } catch let error as RelayAPIError where error.isRetryable {
                 note("relay unreachable, retrying: \(error)")
             }
             if stopping { break }
-            try await Task.sleep(for: pollInterval)
+            // With the relay's long poll the step itself waited for news; otherwise poll.
+            if !waited { try await Task.sleep(for: pollInterval) }
         }
     }
 
-    /// Asks the loop to end after the current step.
-    public func stop() { stopping = true }
+    /// Asks the loop to end after the current step (a long poll in flight ends at once).
+    public func stop() {
+        stopping = true
+        cancelLongPoll?()
+    }
+
+    /// Runs one long poll so that `stop()` can cancel it; nil when it was cancelled.
+    private func longPoll<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+        guard !stopping else { return nil }
+        let wait = Task { try await body() }
+        cancelLongPoll = { wait.cancel() }
+        defer { cancelLongPoll = nil }
+        do { return .some(try await wait.value) } catch where stopping || wait.isCancelled { return nil }
+    }
 
     /// Quits the network (after the current task, as the relay rules).
     public func quit() async throws { try await client.nodeAction("quit") }
@@ -180,27 +202,53 @@ public actor NodeWorker: Service {
         logger.info("\(line)", metadata: ["node": "\(client.address)"])
     }
 
-    /// One poll: run the current task, or upload its results once validated.
-    func step() async throws {
-        guard let commitment = try await client.currentTask(), !finished.contains(commitment) else { return }
+    /// How long one long poll may wait.
+    static let longPoll: Duration = .seconds(20)
+
+    /// One step: run the current task, or upload its results once validated. Returns whether it waited on the relay's
+    /// long poll (then the caller need not sleep before the next step).
+    @discardableResult
+    func step() async throws -> Bool {
+        let polling = extensions.contains("long_poll")
+        let current: String?
+        if polling {
+            let client = self.client, idle = idleOn
+            guard let named = try await longPoll({ try await client.currentTask(unless: idle, wait: Self.longPoll) }) else { return true }
+            current = named
+        } else {
+            current = try await client.currentTask()
+        }
+        guard let commitment = current, !finished.contains(commitment) else {
+            idleOn = current
+            return polling
+        }
         // It names a folder of ours: only a well-formed commitment (0x + 64 hex digits) is taken from the relay.
         guard Self.isCommitment(commitment) else {
             note("the relay named a malformed task commitment; ignored")
-            return
+            idleOn = commitment
+            return false
         }
-        let record = try await client.task(commitment)
+        var record = try await client.task(commitment)
+        if polling, record.status == 4, scored[commitment] != nil {
+            // Scored: wait for the creator's validation instead of polling for it.
+            let client = self.client
+            guard let changed = try await longPoll({ try await client.task(commitment, unlessStatus: 4, wait: Self.longPoll) }) else { return true }
+            record = changed
+        }
         switch record.status {
         case 1, 2:  // started: compute, once
-            guard scored[commitment] == nil else { return }
+            guard scored[commitment] == nil else { return false }
             try await execute(record)
+            return true
         case 5, 6, 7:  // validated, group validated, invalidated (evidence): upload
-            guard let files = scored[commitment] else { return }
+            guard let files = scored[commitment] else { return false }
             try await client.uploadResults(commitment, files: files)
             note("uploaded \(commitment)")
             markFinished(commitment)
             scored[commitment] = nil
+            return true
         default:
-            return
+            return polling && record.status == 4
         }
     }
 
@@ -236,7 +284,17 @@ public actor NodeWorker: Service {
         // The engine stops at the task's deadline: past it the relay has already timed the task out.
         let remaining = max(0, deadline.timeIntervalSinceNow)
         let stop = ContinuousClock.now + .milliseconds(Int64(min(remaining, 86_400) * 1000))
-        let outcome: Result<GPTTaskResponse, any Error> = await Self.offThread { Result { try engine.run(task: args, until: stop) } }
+        // With the relay's token-stream extension, the text goes to the creator as it is made (batched: one request
+        // in flight, the next carrying everything made meanwhile); the result and its score are as without it.
+        let streamer = extensions.contains("token_stream") ? TextStreamer(client: client, commitment: commitment) : nil
+        let outcome: Result<GPTTaskResponse, any Error> = await Self.offThread {
+            Result {
+                try engine.run(task: args, until: stop) { event in
+                    if case .token(let index, _, let text) = event, !text.isEmpty { streamer?.add(index: index, text: text) }
+                }
+            }
+        }
+        if let streamer, let failure = await streamer.finish() { note("streaming \(commitment) stopped: \(failure)") }
         let response: GPTTaskResponse
         switch outcome {
         case .success(let r): response = r
@@ -312,6 +370,75 @@ public actor NodeWorker: Service {
             thread.stackSize = 8 << 20
             thread.start()
         }
+    }
+}
+
+/// Sends a running task's text to the relay as the engine makes it: deltas are buffered per choice and sent in order,
+/// one request at a time, each carrying everything made since the previous one. Best effort: a failure stops the
+/// stream, never the task.
+final class TextStreamer: @unchecked Sendable {
+    private let client: RelayClient
+    private let commitment: String
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var pending: [Int: String] = [:]
+    private var order: [Int] = []
+    private let wake: AsyncStream<Void>.Continuation
+    private let sender: Task<String?, Never>
+
+    init(client: RelayClient, commitment: String) {
+        self.client = client
+        self.commitment = commitment
+        let (signals, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.wake = wake
+        let box = Box()
+        sender = Task {
+            var seq = 0
+            for await _ in signals {
+                guard let streamer = box.streamer else { break }
+                let deltas = streamer.take()
+                guard !deltas.isEmpty else { continue }
+                do { try await client.streamText(commitment, seq: seq, deltas: deltas) } catch { return "\(error)" }
+                seq += 1
+            }
+            // The engine is done: whatever it made after the last send.
+            if let deltas = box.streamer?.take(), !deltas.isEmpty {
+                do { try await client.streamText(commitment, seq: seq, deltas: deltas) } catch { return "\(error)" }
+            }
+            return nil
+        }
+        box.streamer = self
+    }
+
+    /// A weak-free handle the sender reads the buffer through (set once, before any token arrives).
+    private final class Box: @unchecked Sendable {
+        var streamer: TextStreamer?
+    }
+
+    /// Buffers `text` of choice `index` (called on the engine's thread).
+    func add(index: Int, text: String) {
+        lock.withLock {
+            if pending[index] == nil { order.append(index) }
+            pending[index, default: ""] += text
+        }
+        wake.yield()
+    }
+
+    /// Everything buffered, in the order the choices first produced text.
+    private func take() -> [RelayClient.StreamDelta] {
+        lock.withLock {
+            defer {
+                pending = [:]
+                order = []
+            }
+            return order.prefix(16).compactMap { i in pending[i].map { RelayClient.StreamDelta(index: i, text: $0) } }
+        }
+    }
+
+    /// Sends what is left and waits for the sender; returns why streaming stopped early, if it did.
+    func finish() async -> String? {
+        wake.finish()
+        return await sender.value
     }
 }
 
