@@ -17,6 +17,7 @@ public final class BridgeService: Service, Sendable {
     let metrics = BridgeMetrics()
     let balance = BalanceMonitor()
     let registry = RunRegistry()
+    let live = LiveTexts()
     let keyCache = KeyCache()
     let drainSignal = DrainSignal()
     let logger: Logger

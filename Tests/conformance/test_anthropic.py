@@ -102,7 +102,9 @@ def test_messages_stream(claude, api, model):
         events.append(event)
     kinds = [e["type"] for e in events if e["type"] != "ping"]
     assert kinds[0] == "message_start" and kinds[-2:] == ["message_delta", "message_stop"], kinds
-    assert kinds[1:4] == ["content_block_start", "content_block_delta", "content_block_stop"], kinds
+    # One text block: its start, its text as the node writes it (several deltas for this answer), its stop.
+    assert kinds[1] == "content_block_start" and kinds[-3] == "content_block_stop", kinds
+    assert set(kinds[2:-3]) == {"content_block_delta"} and len(kinds[2:-3]) > 1, kinds
     text = "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta")
     delta = next(e for e in events if e["type"] == "message_delta")
     assert delta["delta"]["stop_reason"] == "end_turn" and delta["usage"]["output_tokens"] > 0

@@ -171,6 +171,25 @@ def test_chat_stream_raw_sse(api, client, model):
     assert "".join(pieces) == text, "the same greedy request streamed through the openai package gave other text"
 
 
+def test_chat_stream_delivers_tokens_as_the_node_makes_them(api, client, model):
+    """A long answer streams as many content chunks, spread over the generation, adding up to the whole answer."""
+    request = {"model": model, "messages": [{"role": "user", "content": "Write a story about a dragon."}], "max_tokens": 64, "temperature": 0}
+    arrivals = []
+    with api.stream("POST", "/v1/chat/completions", json={**request, "stream": True}) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                chunk = json.loads(line[6:])
+                validate("CreateChatCompletionStreamResponse", chunk)
+                for choice in chunk["choices"]:
+                    if choice["delta"].get("content"):
+                        arrivals.append((time.monotonic(), choice["delta"]["content"]))
+    assert len(arrivals) > 5, f"{len(arrivals)} content chunks for a 64-token answer"
+    assert arrivals[-1][0] - arrivals[0][0] > 0.1, "the chunks came in one burst, not as the tokens were made"
+    whole = client.chat.completions.create(**request)
+    assert "".join(text for _, text in arrivals) == whole.choices[0].message.content
+
+
 def test_chat_n2(client, model):
     completion, body = chat_raw(client, model=model, messages=HELLO, max_tokens=8, n=2, temperature=1, seed=7)
     assert sorted(c.index for c in completion.choices) == [0, 1], body

@@ -97,6 +97,7 @@ def test_responses_stream(api, client, model):
                      "response.content_part.done", "response.output_item.done"]:
         assert expected in kinds, f"no {expected}: {kinds}"
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert kinds.count("response.output_text.delta") > 1, "the text came in one piece, not as the node wrote it"
     final = events[-1]["response"]
     assert final["output"][0]["content"][0]["text"] == text
     # The same request through the openai package's stream helper, and the same text as a whole answer.

@@ -16,6 +16,7 @@ final class BridgeMetrics: @unchecked Sendable {
     private let factory: PrometheusMetricsFactory
     private let latency: Metrics.Timer
     private let firstByte: Metrics.Timer
+    private let firstToken: Metrics.Timer
     private let promptTokens: Metrics.Counter
     private let completionTokens: Metrics.Counter
     private let fees: Metrics.FloatingPointCounter
@@ -38,10 +39,12 @@ final class BridgeMetrics: @unchecked Sendable {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets = [
             "crynux_bridge_request_duration_seconds": Self.latencyBuckets, "crynux_bridge_time_to_first_byte_seconds": Self.latencyBuckets,
+            "crynux_bridge_time_to_first_token_seconds": Self.latencyBuckets,
         ]
         self.factory = factory
         latency = Metrics.Timer(label: "crynux_bridge_request_duration_seconds", factory: factory)
         firstByte = Metrics.Timer(label: "crynux_bridge_time_to_first_byte_seconds", factory: factory)
+        firstToken = Metrics.Timer(label: "crynux_bridge_time_to_first_token_seconds", factory: factory)
         promptTokens = Metrics.Counter(label: "crynux_bridge_tokens_total", dimensions: [("kind", "prompt")], factory: factory)
         completionTokens = Metrics.Counter(label: "crynux_bridge_tokens_total", dimensions: [("kind", "completion")], factory: factory)
         fees = Metrics.FloatingPointCounter(label: "crynux_bridge_fees_cnx_total", factory: factory)
@@ -51,6 +54,9 @@ final class BridgeMetrics: @unchecked Sendable {
         for state in ["pending", "done", "failed"] { runs[state] = Metrics.Gauge(label: "crynux_bridge_runs", dimensions: [("state", state)], factory: factory) }
         self.runs = runs
     }
+
+    /// Records a stream's time from the request to its first content (text or a tool call).
+    func firstToken(seconds: Double) { firstToken.recordSeconds(seconds) }
 
     /// Records one answered request (a stream's whole duration comes later, from `streamFinished`).
     func request(route: String, status: Int, seconds: Double, streaming: Bool) {

@@ -6,6 +6,7 @@ extension BridgeService {
     /// `POST /v1/chat/completions` (and the Crynux aliases `/v1/llm/chat/completions`, `/v1/llm/{vram_limit}/chat/completions`):
     /// a paid LLM task, answered whole or streamed.
     func chat(_ request: Request, _ context: BridgeRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
         let key = try key(request)
         let (json, bytes) = try await Self.body(request, context)
         let chat = try ChatRequest(json: json, defaultMaxTokens: config.defaultMaxTokens)
@@ -24,7 +25,7 @@ extension BridgeService {
                         JSONMember("usage", Self.usage(response.usage)),
                     ])), headers.merging(timing) { $1 })
         }
-        return Self.withHeaders(stream(chat, id: id, created: created, work: work), headers)
+        return Self.withHeaders(stream(chat, id: id, created: created, work: work, runID: run.id, started: started), headers)
     }
 
     /// Admits, records and starts the LLM run of `chat`. Its VRAM floor is resolved as the Crynux bridge does: the

@@ -7,6 +7,7 @@ extension BridgeService {
     /// prompt becomes one user message (as the Crynux bridge maps it); the answer comes back as `text_completion`
     /// choices, whole or streamed.
     func completion(_ request: Request, _ context: BridgeRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
         let key = try key(request)
         guard case (.object(var members), let bytes) = try await Self.body(request, context) else { throw OpenAIError.invalid("body", "The body must be an object.") }
         guard let index = members.firstIndex(where: { $0.key == "prompt" }), let prompt = members[index].value.stringValue else {
@@ -26,7 +27,7 @@ extension BridgeService {
             chat, key: key, request: request, context: context, kind: "completion", body: bytes, pathVRAM: try Self.pathVRAM(context))
         guard !chat.stream else {
             return Self.withHeaders(
-                completionStream(chat, id: Self.responseID("cmpl-", run), created: Int64(run.created), work: work), Self.rateHeaders(admission.limits))
+                completionStream(chat, id: Self.responseID("cmpl-", run), created: Int64(run.created), work: work, runID: run.id, started: started), Self.rateHeaders(admission.limits))
         }
         let (response, choices, timing) = try await answer(work, for: chat)
         return Self.withHeaders(

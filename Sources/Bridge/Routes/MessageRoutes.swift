@@ -66,6 +66,7 @@ extension BridgeService {
 
     /// `POST /v1/messages`.
     func createMessage(_ request: Request, _ context: BridgeRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
         let key = try anthropicKey(request)
         let (json, bytes) = try await Self.body(request, context)
         let parsed = try MessagesRequest(json: json)
@@ -74,7 +75,7 @@ extension BridgeService {
         let headers = Self.rateHeaders(admission.limits)
         if parsed.stream {
             let inputTokens = (try? config.tokenCounter?.promptTokens(parsed.chat.task)) ?? nil
-            return Self.withHeaders(messageStream(parsed.chat, id: id, inputTokens: inputTokens, work: work), headers)
+            return Self.withHeaders(messageStream(parsed.chat, id: id, inputTokens: inputTokens, work: work, runID: run.id, started: started), headers)
         }
         let (response, choices, timing) = try await answer(work, for: parsed.chat)
         return Self.withHeaders(Self.json(.ok, Self.messageObject(id: id, chat: parsed.chat, response: response, choices: choices)), headers.merging(timing) { $1 })
@@ -147,10 +148,13 @@ extension BridgeService {
         ])
     }
 
-    /// Messages streaming: `message_start` and a `ping` at once, pings while the network works, then per content block
-    /// `content_block_start`, `content_block_delta` (`text_delta` or `input_json_delta`), `content_block_stop`, then
-    /// `message_delta` (stop reason, usage) and `message_stop`; a failure is an `error` event.
-    func messageStream(_ chat: ChatRequest, id: String, inputTokens: Int?, work: Task<RunOutput, any Error>) -> Response {
+    /// Messages streaming: `message_start` and a `ping` at once; the text block as the node writes
+    /// (`content_block_start`, `content_block_delta` with `text_delta`), pings while waiting; then the rest of the text,
+    /// `content_block_stop`, any `tool_use` blocks (`input_json_delta`), `message_delta` (stop reason, usage) and
+    /// `message_stop`; a failure is an `error` event.
+    func messageStream(_ chat: ChatRequest, id: String, inputTokens: Int?, work: Task<RunOutput, any Error>, runID: String, started: ContinuousClock.Instant)
+        -> Response
+    {
         let ping = SSEFrame.event("ping", .object([JSONMember("type", .string("ping"))]))
         let start = SSEFrame.event(
             "message_start",
@@ -164,27 +168,52 @@ extension BridgeService {
                         JSONMember("stop_sequence", .null), JSONMember("usage", Self.anthropicUsage(input: inputTokens ?? 0, output: 0)),
                     ])),
             ]))
-        return eventStream(work: work, head: [start, ping], keepAlive: ping) { outcome in
+        struct Progress {
+            var gate: TextGate
+            var textOpen = false
+        }
+        let state = StreamState(Progress(gate: TextGate(for: chat)))
+        @Sendable func event(_ type: String, _ members: [JSONMember]) -> SSEFrame { .event(type, .object([JSONMember("type", .string(type))] + members)) }
+        @Sendable func textDelta(_ text: String) -> SSEFrame {
+            event("content_block_delta", [JSONMember("index", .integer(0)), JSONMember("delta", .object([JSONMember("type", .string("text_delta")), JSONMember("text", .string(text))]))])
+        }
+        @Sendable func openText() -> [SSEFrame] {
+            guard !state.value.textOpen else { return [] }
+            state.value.textOpen = true
+            return [event("content_block_start", [JSONMember("index", .integer(0)), JSONMember("content_block", .object([JSONMember("type", .string("text")), JSONMember("text", .string(""))]))])]
+        }
+        let progress: @Sendable ([Int: String]) -> [SSEFrame] = { texts in
+            let new = state.value.gate.advance(texts[0] ?? "")
+            return new.isEmpty ? [] : openText() + [textDelta(new)]
+        }
+        return eventStream(work: work, runID: runID, started: started, head: [start, ping], keepAlive: ping, progress: progress) { outcome in
             var frames: [SSEFrame] = []
-            func add(_ type: String, _ members: [JSONMember]) { frames.append(.event(type, .object([JSONMember("type", .string(type))] + members))) }
+            func add(_ type: String, _ members: [JSONMember]) { frames.append(event(type, members)) }
             switch Self.checkedAnswer(outcome, for: chat) {
             case .success(let (response, choices)):
                 let message = Self.messageObject(id: id, chat: chat, response: response, choices: choices)
-                for (index, block) in (message["content"]?.arrayValue ?? []).enumerated() {
+                var blocks = message["content"]?.arrayValue ?? []
+                var index = 0
+                if state.value.textOpen || blocks.first?["type"]?.stringValue == "text" {
+                    // The text block (index 0): what the stream showed, then the rest.
+                    let text = blocks.first?["type"]?.stringValue == "text" ? (blocks.first?["text"]?.stringValue ?? "") : ""
+                    if blocks.first?["type"]?.stringValue == "text" { blocks.removeFirst() }
+                    frames += openText()
+                    if let rest = state.value.gate.rest(of: text), !rest.isEmpty { frames.append(textDelta(rest)) }
+                    add("content_block_stop", [JSONMember("index", .integer(0))])
+                    index = 1
+                }
+                for block in blocks {
                     let i = JSONMember("index", .integer(index))
-                    if block["type"]?.stringValue == "text" {
-                        add("content_block_start", [i, JSONMember("content_block", .object([JSONMember("type", .string("text")), JSONMember("text", .string(""))]))])
-                        add("content_block_delta", [i, JSONMember("delta", .object([JSONMember("type", .string("text_delta")), JSONMember("text", block["text"] ?? .string(""))]))])
-                    } else {
-                        let started = JSONValue.object([
-                            JSONMember("type", .string("tool_use")), JSONMember("id", block["id"] ?? .null), JSONMember("name", block["name"] ?? .null),
-                            JSONMember("input", .object([])),
-                        ])
-                        add("content_block_start", [i, JSONMember("content_block", started)])
-                        let json = (block["input"] ?? .object([])).compactText
-                        add("content_block_delta", [i, JSONMember("delta", .object([JSONMember("type", .string("input_json_delta")), JSONMember("partial_json", .string(json))]))])
-                    }
+                    let started = JSONValue.object([
+                        JSONMember("type", .string("tool_use")), JSONMember("id", block["id"] ?? .null), JSONMember("name", block["name"] ?? .null),
+                        JSONMember("input", .object([])),
+                    ])
+                    add("content_block_start", [i, JSONMember("content_block", started)])
+                    let json = (block["input"] ?? .object([])).compactText
+                    add("content_block_delta", [i, JSONMember("delta", .object([JSONMember("type", .string("input_json_delta")), JSONMember("partial_json", .string(json))]))])
                     add("content_block_stop", [i])
+                    index += 1
                 }
                 add(
                     "message_delta",

@@ -36,6 +36,7 @@ extension BridgeService {
 
     /// `POST /v1/responses`.
     func createResponse(_ request: Request, _ context: BridgeRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
         let key = try key(request)
         let (json, bytes) = try await Self.body(request, context)
         let parsed = try ResponsesRequest(json: json, defaultMaxTokens: config.defaultMaxTokens) { id in try self.conversation(ofResponse: id, key: key) }
@@ -45,7 +46,7 @@ extension BridgeService {
             input: parsed.input, background: parsed.background)
         if parsed.store { try config.store.save(stored) }
         let headers = Self.rateHeaders(admission.limits)
-        if parsed.stream { return Self.withHeaders(responseStream(stored, chat: parsed.chat, work: work), headers) }
+        if parsed.stream { return Self.withHeaders(responseStream(stored, chat: parsed.chat, work: work, runID: run.id, started: started), headers) }
         if parsed.background { return Self.withHeaders(Self.json(.ok, try responseObject(stored)), headers) }
         let (response, choices, timing) = try await answer(work, for: parsed.chat)
         return Self.withHeaders(Self.json(.ok, Self.responseObject(stored, answer: (response, choices))), headers.merging(timing) { $1 })
@@ -204,26 +205,48 @@ extension BridgeService {
         return .object(members)
     }
 
-    /// Responses streaming: `response.created` and `response.in_progress` at once, keep-alives while the network works,
-    /// then each output item's events (`response.output_item.added`, `response.content_part.added`,
-    /// `response.output_text.delta`/`.done`, `response.content_part.done`, `response.function_call_arguments.delta`/`.done`,
-    /// `response.output_item.done`) and `response.completed` (or `response.incomplete`); a failure is an `error`
-    /// event followed by `response.failed`.
-    func responseStream(_ stored: BridgeStore.StoredResponse, chat: ChatRequest, work: Task<RunOutput, any Error>) -> Response {
-        @Sendable func frame(_ type: String, _ sequence: Int, _ members: [JSONMember]) -> SSEFrame {
-            .event(type, .object([JSONMember("type", .string(type)), JSONMember("sequence_number", .integer(sequence))] + members))
+    /// Responses streaming: `response.created` and `response.in_progress` at once; the message item and its text
+    /// deltas as the node writes (`response.output_item.added`, `response.content_part.added`,
+    /// `response.output_text.delta`); then the rest of the text, `response.output_text.done`,
+    /// `response.content_part.done`, `response.output_item.done`, any `function_call` items
+    /// (`response.function_call_arguments.delta`/`.done`) and `response.completed` (or `response.incomplete`); a
+    /// failure is an `error` event followed by `response.failed`.
+    func responseStream(
+        _ stored: BridgeStore.StoredResponse, chat: ChatRequest, work: Task<RunOutput, any Error>, runID: String, started: ContinuousClock.Instant
+    ) -> Response {
+        struct Progress {
+            var sequence = 2
+            var gate: TextGate
+            var messageOpen = false
+        }
+        let state = StreamState(Progress(gate: TextGate(for: chat)))
+        @Sendable func frame(_ type: String, _ members: [JSONMember]) -> SSEFrame {
+            defer { state.value.sequence += 1 }
+            return .event(type, .object([JSONMember("type", .string(type)), JSONMember("sequence_number", .integer(state.value.sequence))] + members))
         }
         let pending = Self.responseObject(stored, status: "in_progress")
-        let head = [
-            frame("response.created", 0, [JSONMember("response", pending)]), frame("response.in_progress", 1, [JSONMember("response", pending)]),
+        let head: [SSEFrame] = [
+            .event("response.created", .object([JSONMember("type", .string("response.created")), JSONMember("sequence_number", .integer(0)), JSONMember("response", pending)])),
+            .event("response.in_progress", .object([JSONMember("type", .string("response.in_progress")), JSONMember("sequence_number", .integer(1)), JSONMember("response", pending)])),
         ]
-        return eventStream(work: work, head: head) { outcome in
+        let messageID = JSONValue.string("msg_" + stored.id.dropFirst(5))
+        let place = [JSONMember("item_id", messageID), JSONMember("output_index", .integer(0)), JSONMember("content_index", .integer(0))]
+        @Sendable func openMessage() -> [SSEFrame] {
+            guard !state.value.messageOpen else { return [] }
+            state.value.messageOpen = true
+            return [
+                frame("response.output_item.added", [JSONMember("output_index", .integer(0)), JSONMember("item", Self.messageItem(messageID.stringValue ?? "", text: nil, status: "in_progress"))]),
+                frame("response.content_part.added", place + [JSONMember("part", Self.outputText(""))]),
+            ]
+        }
+        let progress: @Sendable ([Int: String]) -> [SSEFrame] = { texts in
+            let new = state.value.gate.advance(texts[0] ?? "")
+            guard !new.isEmpty else { return [] }
+            return openMessage() + [frame("response.output_text.delta", place + [JSONMember("delta", .string(new)), JSONMember("logprobs", .array([]))])]
+        }
+        return eventStream(work: work, runID: runID, started: started, head: head, progress: progress) { outcome in
             var frames: [SSEFrame] = []
-            var sequence = 2
-            func add(_ type: String, _ members: [JSONMember]) {
-                frames.append(frame(type, sequence, members))
-                sequence += 1
-            }
+            func add(_ type: String, _ members: [JSONMember]) { frames.append(frame(type, members)) }
             switch Self.checkedAnswer(outcome, for: chat) {
             case .success(let answer):
                 let final = Self.responseObject(stored, answer: answer)
@@ -233,13 +256,17 @@ extension BridgeService {
                     let output = JSONMember("output_index", .integer(index))
                     if item["type"]?.stringValue == "message" {
                         let text = item["content"]?.arrayValue?.first?["text"]?.stringValue
-                        add("response.output_item.added", [output, JSONMember("item", Self.messageItem(itemID.stringValue ?? "", text: nil, status: "in_progress"))])
-                        if let text {
-                            let place = [JSONMember("item_id", itemID), output, JSONMember("content_index", .integer(0))]
-                            add("response.content_part.added", place + [JSONMember("part", Self.outputText(""))])
-                            if !text.isEmpty { add("response.output_text.delta", place + [JSONMember("delta", .string(text)), JSONMember("logprobs", .array([]))]) }
-                            add("response.output_text.done", place + [JSONMember("text", .string(text)), JSONMember("logprobs", .array([]))])
-                            add("response.content_part.done", place + [JSONMember("part", Self.outputText(text))])
+                        if index == 0, let text {
+                            let rest = state.value.gate.rest(of: text) ?? ""
+                            if !rest.isEmpty { frames += openMessage() }
+                            if state.value.messageOpen || text.isEmpty {
+                                frames += openMessage()
+                                if !rest.isEmpty { add("response.output_text.delta", place + [JSONMember("delta", .string(rest)), JSONMember("logprobs", .array([]))]) }
+                                add("response.output_text.done", place + [JSONMember("text", .string(text)), JSONMember("logprobs", .array([]))])
+                                add("response.content_part.done", place + [JSONMember("part", Self.outputText(text))])
+                            }
+                        } else {
+                            add("response.output_item.added", [output, JSONMember("item", Self.messageItem(itemID.stringValue ?? "", text: nil, status: "in_progress"))])
                         }
                     } else {
                         let arguments = item["arguments"]?.stringValue ?? ""

@@ -116,7 +116,18 @@ extension BridgeService {
     func execute(_ run: BridgeStore.Run) -> Task<RunOutput, any Error> {
         registry.task(run.id) {
             Task {
-                defer { registry.remove(run.id) }
+                defer {
+                    self.registry.remove(run.id)
+                    self.live.remove(run.id)
+                }
+                return try await self.settle(run)
+            }
+        }
+    }
+
+    /// Runs `run` on the network and settles it in the store (the body of `execute`).
+    private func settle(_ run: BridgeStore.Run) async throws -> RunOutput {
+                let live = self.live
                 let logger = self.logger
                 // Past the queue timeout, tasks still waiting for a node are cancelled (refunded): the run then ends
                 // without a result and its request gets a 504. A task already running is left to finish.
@@ -136,11 +147,17 @@ extension BridgeService {
                 defer { watchdog.cancel() }
                 do {
                     let started = ContinuousClock.now
-                    let result = try await config.client.run(run.request, runID: run.id) { event in
+                    let runID = run.id
+                    var onText: (@Sendable (RelayClient.StreamDelta) -> Void)?
+                    if run.request.taskType == .llm {
+                        onText = { (delta: RelayClient.StreamDelta) in live.append(runID, index: delta.index, text: delta.text) }
+                    }
+                    let onEvent: @Sendable (TaskEvent) -> Void = { event in
                         if case .created(_, let commitment) = event {
-                            logger.info("task created", metadata: ["run_id": "\(run.id)", "task_commitment": "\(commitment)"])
+                            logger.info("task created", metadata: ["run_id": "\(runID)", "task_commitment": "\(commitment)"])
                         }
                     }
+                    let result = try await config.client.run(run.request, runID: run.id, onEvent: onEvent, onText: onText)
                     let networkSeconds = (ContinuousClock.now - started).seconds
                     var usage = BridgeStore.Usage(promptTokens: 0, completionTokens: 0, commitment: result.commitment)
                     if run.request.taskType == .llm {
@@ -183,8 +200,6 @@ extension BridgeService {
                     if cancelled.isSet { throw Self.queueTimedOut(timeout) }
                     throw Self.networkFailure("\(error)")
                 }
-            }
-        }
     }
 
     /// What the relay charged for the run's tasks, or nil when the relay cannot say now.

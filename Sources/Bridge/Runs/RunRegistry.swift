@@ -80,3 +80,25 @@ final class CancelledFlag: @unchecked Sendable {
     /// Whether it was set.
     var isSet: Bool { lock.withLock { value } }
 }
+
+/// The text of runs in flight as their nodes make it (per run, per choice), for the streams that show it.
+final class LiveTexts: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var texts: [String: [Int: String]] = [:]
+
+    /// Adds `text` to choice `index` of `run`.
+    func append(_ run: String, index: Int, text: String) {
+        lock.withLock {
+            // Bounded like the relay's window: a run's streamed text stops growing past 1 MiB per choice.
+            guard (texts[run]?[index]?.utf8.count ?? 0) < 1 << 20 else { return }
+            texts[run, default: [:]][index, default: ""] += text
+        }
+    }
+
+    /// The text of each choice of `run` so far.
+    func snapshot(_ run: String) -> [Int: String] { lock.withLock { texts[run] ?? [:] } }
+
+    /// Forgets `run` (its result is settled).
+    func remove(_ run: String) { lock.withLock { texts[run] = nil } }
+}

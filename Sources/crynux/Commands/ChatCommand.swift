@@ -20,15 +20,46 @@ struct ChatCommand: AsyncParsableCommand {
         let key = try password.key(from: wallet)
         let client = CrynuxClient(relay: relay, wallet: key, validationRatePercent: validationRate)
         let status = StatusLine()
+        // On a terminal the answer appears as the node writes it (on relays that stream tokens); piped, it comes whole.
+        let live = isatty(1) != 0 ? LiveText(status: status) : nil
+        var onText: (@Sendable (RelayClient.StreamDelta) -> Void)?
+        if let live { onText = { (delta: RelayClient.StreamDelta) in live.show(delta) } }
+        let onEvent: @Sendable (TaskEvent) -> Void = { status.show($0) }
         do {
             let completion = try await client.chat(
                 model: model, messages: [.text(.user, prompt)], generation: GenerationConfig(maxNewTokens: maxTokens), fee: feeWei,
-                onEvent: { status.show($0) })
+                onEvent: onEvent, onText: onText)
             status.clear()
-            emit(completion.choices.first?.message.content ?? "")
+            if let live { live.finish() } else { emit(completion.choices.first?.message.content ?? "") }
         } catch {
             status.clear()
             throw CLIError("\(error)", exitCode: 1)
         }
     }
+}
+
+/// Prints a chat's text as it arrives: the status line gives way at the first text, leading whitespace is dropped.
+final class LiveText: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private let status: StatusLine
+    private var started = false
+
+    init(status: StatusLine) { self.status = status }
+
+    func show(_ delta: RelayClient.StreamDelta) {
+        guard delta.index == 0 else { return }
+        lock.withLock {
+            var text = Substring(delta.text)
+            if !started {
+                text = text.drop { $0.isWhitespace }
+                guard !text.isEmpty else { return }
+                status.mute()
+                started = true
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+
+    func finish() { FileHandle.standardOutput.write(Data("\n".utf8)) }
 }

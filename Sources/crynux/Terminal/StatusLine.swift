@@ -7,6 +7,7 @@ final class StatusLine: @unchecked Sendable {
     private let lock = NSLock()
     private let terminal = isatty(2) != 0
     private var drawn = false
+    private var muted = false
 
     func show(_ event: TaskEvent) {
         guard terminal else { return }
@@ -21,9 +22,16 @@ final class StatusLine: @unchecked Sendable {
         case .failed(_, let reason): text = "attempt failed: \(reason)"
         }
         lock.withLock {
+            guard !muted else { return }
             FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
             drawn = true
         }
+    }
+
+    /// Clears the line and shows nothing more (the answer's text now owns the terminal).
+    func mute() {
+        clear()
+        lock.withLock { muted = true }
     }
 
     func clear() {
