@@ -16,7 +16,8 @@ let package = Package(
         .executableTarget(name: "FuzzPNG", dependencies: [.product(name: "CrynuxSDK", package: "crynux-swift")]),
         .executableTarget(name: "FuzzKeystore", dependencies: [.product(name: "CrynuxSDK", package: "crynux-swift")]),
         .executableTarget(name: "FuzzJinja", dependencies: [.product(name: "CrynuxSDK", package: "crynux-swift")]),
-        .executableTarget(name: "FuzzForms", dependencies: [.product(name: "Relay", package: "crynux-swift")]),
+        .executableTarget(
+            name: "FuzzForms", dependencies: [.product(name: "Relay", package: "crynux-swift"), .product(name: "CrynuxSDK", package: "crynux-swift")]),
         .executableTarget(name: "FuzzTaskArgs", dependencies: [.product(name: "CrynuxSDK", package: "crynux-swift")]),
     ],
     swiftLanguageModes: [.v6]

@@ -60,10 +60,10 @@ MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 MESSAGES = [{"role": "user", "content": "Tell me about the sea."}]
 
 
-def stream(port, headers):
+def stream(port, headers, extra):
     """One streamed chat: (seconds to the first content, content chunks, tokens, seconds from first to last content)."""
     body = json.dumps({"model": MODEL, "messages": MESSAGES, "max_tokens": max_tokens, "temperature": 0, "stream": True,
-                       "stream_options": {"include_usage": True}})
+                       "stream_options": {"include_usage": True}, **extra})
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     start = time.perf_counter()
     conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json", **headers})
@@ -88,13 +88,19 @@ def stream(port, headers):
     return first - start, chunks, tokens, last - first
 
 
-sides = {"crynux serve": (port, {"Authorization": "Bearer " + key}), "llama-server": (llama_port, {})}
-for name, (p, h) in sides.items():  # warm both (model load, first allocations)
-    stream(p, h)
+# llama-server reuses the previous request's prompt from its KV cache by default (the prompt is the same every time
+# here); the network computes every task from scratch, so it is also measured without that cache.
+sides = {
+    "crynux serve": (port, {"Authorization": "Bearer " + key}, {}),
+    "llama-server": (llama_port, {}, {}),
+    "llama (no cache)": (llama_port, {}, {"cache_prompt": False}),
+}
+for name, (p, h, x) in sides.items():  # warm all (model load, first allocations)
+    stream(p, h, x)
 results = {name: [] for name in sides}
 for _ in range(runs):
-    for name, (p, h) in sides.items():
-        results[name].append(stream(p, h))
+    for name, (p, h, x) in sides.items():
+        results[name].append(stream(p, h, x))
 
 
 def pct(values, q):
@@ -103,16 +109,16 @@ def pct(values, q):
 
 
 print(f"{runs} streamed chats each, alternating; prompt {MESSAGES[0]['content']!r}, max_tokens {max_tokens}, temperature 0, one thread")
-print("%-14s %12s %12s %14s %10s" % ("", "TTFT p50 ms", "TTFT p99 ms", "delivered tok/s", "chunks"))
+print("%-18s %12s %12s %16s %8s" % ("", "TTFT p50 ms", "TTFT p99 ms", "delivered tok/s", "chunks"))
 summary = {}
 for name, rows in results.items():
     ttft = [r[0] * 1000 for r in rows]
     rate = [(r[2] - 1) / r[3] for r in rows if r[3] > 0 and r[2] > 1]
     summary[name] = (pct(ttft, 50), pct(ttft, 99), statistics.median(rate) if rate else float("nan"))
-    print("%-14s %12.1f %12.1f %14.1f %10.0f" % (name, *summary[name], statistics.median(r[1] for r in rows)))
-c, l = summary["crynux serve"], summary["llama-server"]
-print("ratio crynux / llama-server: TTFT p50 %.2f×, delivered tokens/s %.2f×" % (c[0] / l[0], c[2] / l[2]))
-print(json.dumps({"crynux": summary["crynux serve"], "llama_server": summary["llama-server"]}))
+    print("%-18s %12.1f %12.1f %16.1f %8.0f" % (name, *summary[name], statistics.median(r[1] for r in rows)))
+c, l, n = summary["crynux serve"], summary["llama-server"], summary["llama (no cache)"]
+print("ratio crynux / llama-server: TTFT p50 %.2f× (%.2f× without its prompt cache), delivered tokens/s %.2f×" % (c[0] / l[0], c[0] / n[0], c[2] / l[2]))
+print(json.dumps({"crynux": c, "llama_server": l, "llama_server_no_cache": n}))
 EOF
 # The engine's own decode rate on the same model, one thread: the ceiling for delivered tokens/s.
 "$crynux" bench engine --model "$model" --prompt-tokens 32 --decode-tokens "$max_tokens" --threads 1
