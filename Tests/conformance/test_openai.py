@@ -10,7 +10,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import env, validate
+from conftest import env, sse_frames, validate
 
 HELLO = [{"role": "user", "content": "Say hello."}]
 
@@ -37,23 +37,7 @@ def check_error(error: openai.APIStatusError, status: int, code=None, param=None
 
 def sse_events(response: httpx2.Response) -> list:
     """The `data` of each server-sent event, in order (comments such as `: keep-alive` skipped)."""
-    events, data = [], []
-    for line in response.iter_lines():
-        if line == "":
-            if data:
-                events.append("\n".join(data))
-                data = []
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if field == "data":
-            data.append(value)
-    if data:
-        events.append("\n".join(data))
-    return events
+    return [data for _, data in sse_frames(response)]
 
 
 def chat_raw(client, **kwargs):

@@ -20,8 +20,18 @@ extension RelayTransport {
     }
 }
 
-/// The default transport: AsyncHTTPClient's shared client, 32 MiB response limit.
+/// The default transport: one process-wide AsyncHTTPClient with room for many connections to a relay, 32 MiB
+/// response limit.
 public struct HTTPClientTransport: RelayTransport {
+    /// AsyncHTTPClient's shared client allows 8 connections per host; a client following many runs holds one long
+    /// poll and one token stream per run, and must still create tasks meanwhile. This one allows 1,024 (it lives as
+    /// long as the process).
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1_024)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     /// Seconds before a request is abandoned.
     public var timeout: Int64
 
@@ -34,7 +44,7 @@ public struct HTTPClientTransport: RelayTransport {
         request.method = .init(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
+        let response = try await Self.client.execute(request, timeout: .seconds(timeout))
         let buffer = try await response.body.collect(upTo: 32 << 20)
         return (Int(response.status.code), Array(buffer.readableBytesView))
     }
@@ -43,7 +53,7 @@ public struct HTTPClientTransport: RelayTransport {
     public func stream(url: String, headers: [(String, String)]) async throws -> (status: Int, body: AsyncThrowingStream<[UInt8], any Error>) {
         var request = HTTPClientRequest(url: url)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .hours(2))
+        let response = try await Self.client.execute(request, timeout: .hours(2))
         let body = response.body
         return (
             Int(response.status.code),
