@@ -72,6 +72,25 @@ def sse_frames(response) -> list:
     return frames
 
 
+def typed_events(api, path: str, request: dict, schema: str, model_type, unchecked=()) -> list:
+    """POSTs `request` to `path` as a stream and returns its events (`event:`-named SSE, as the Responses and Messages
+    APIs send them): each name matches its `type`, and each event is checked against `$defs/<schema>` and, unless its
+    type is in `unchecked`, against the official SDK's `model_type`."""
+    with api.stream("POST", path, json=request) as response:
+        assert response.status_code == 200, response.read().decode(errors="replace")[:500]
+        assert response.headers.get("content-type", "").startswith("text/event-stream")
+        frames = sse_frames(response)
+    events = []
+    for name, data in frames:
+        event = json.loads(data)
+        assert name == event["type"], f"event: {name} carries a {event['type']}"
+        validate(schema, event)
+        if event["type"] not in unchecked:
+            official(model_type, event)
+        events.append(event)
+    return events
+
+
 class NewKey(str):
     """An API key as `crynux keys create` printed it; `.id` is the key's id."""
 

@@ -8,7 +8,7 @@ import anthropic
 import pytest
 from anthropic.types import Message, MessageTokensCount, RawMessageStreamEvent
 
-from conftest import TIMEOUT, env, official, sse_frames, validate
+from conftest import TIMEOUT, env, official, typed_events, validate
 
 QUESTION = [{"role": "user", "content": "What is 2+2?"}]
 GREEDY = {"temperature": 0}  # the anthropic package no longer has a temperature argument; the API still takes it
@@ -88,18 +88,7 @@ def test_messages_max_tokens_and_stop_sequences(claude, model):
 
 def test_messages_stream(claude, api, model):
     request = {"model": model, "max_tokens": 64, "messages": QUESTION, "stream": True, **GREEDY}
-    with api.stream("POST", "/v1/messages", json=request) as response:
-        assert response.status_code == 200, response.read().decode(errors="replace")[:500]
-        assert response.headers.get("content-type", "").startswith("text/event-stream")
-        frames = sse_frames(response)
-    events = []
-    for name, data in frames:
-        event = json.loads(data)
-        assert name == event["type"], f"event: {name} carries a {event['type']}"
-        validate("AnthropicStreamEvent", event)
-        if event["type"] != "ping":
-            official(RawMessageStreamEvent, event)
-        events.append(event)
+    events = typed_events(api, "/v1/messages", request, "AnthropicStreamEvent", RawMessageStreamEvent, unchecked=("ping",))
     kinds = [e["type"] for e in events if e["type"] != "ping"]
     assert kinds[0] == "message_start" and kinds[-2:] == ["message_delta", "message_stop"], kinds
     # One text block: its start, its text as the node writes it (several deltas for this answer), its stop.

@@ -9,7 +9,7 @@ import openai
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 
-from conftest import official, sse_frames, validate
+from conftest import official, typed_events, validate
 
 QUESTION = "What is 2+2?"
 # The 135M model follows a few-shot pattern under greedy decoding, so tool calls come from a real model answer.
@@ -78,17 +78,7 @@ def test_responses_incomplete_at_max_output_tokens(client, model):
 
 def test_responses_stream(api, client, model):
     request = {"model": model, "input": QUESTION, "max_output_tokens": 64, "temperature": 0, "stream": True}
-    with api.stream("POST", "/v1/responses", json=request) as response:
-        assert response.status_code == 200, response.read().decode(errors="replace")[:500]
-        assert response.headers.get("content-type", "").startswith("text/event-stream")
-        frames = sse_frames(response)
-    events = []
-    for name, data in frames:
-        event = json.loads(data)
-        assert name == event["type"], f"event: {name} carries a {event['type']}"
-        validate("ResponseStreamEvent", event)
-        official(ResponseStreamEvent, event)
-        events.append(event)
+    events = typed_events(api, "/v1/responses", request, "ResponseStreamEvent", ResponseStreamEvent)
     kinds = [e["type"] for e in events]
     assert kinds[:2] == ["response.created", "response.in_progress"], kinds
     assert kinds[-1] == "response.completed", kinds
