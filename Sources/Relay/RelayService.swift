@@ -31,14 +31,34 @@ public actor RelayService {
         state.config = config
     }
 
-    /// Runs `body` on a copy of the state; commits the copy (database first) only if it succeeds.
+    /// Runs `body` on the state, then stores the rows it changed in one transaction. If `body` throws or the
+    /// store refuses, every change is put back. The cost is that of what `body` touched, not of the relay's size.
     public func perform<T: Sendable>(_ body: (inout RelayState, Int64) throws(RelayError) -> T) throws -> T {
-        var next = state
-        let value = try body(&next, clock.now())
-        try store.save(from: state, to: next)
-        state = next
-        changes.bump()
+        state.begin()
+        let value: T
+        let changed: RelayState.Changes
+        do {
+            value = try body(&state, clock.now())
+            changed = state.changes()
+            try store.save(changed)
+        } catch {
+            state.rollBack()
+            throw error
+        }
+        state.end()
+        if !changed.isEmpty { changes.bump() }
         return value
+    }
+
+    /// Every task the relay has, finished ones included, in creation order (read from the store: for tools and tests).
+    public func allTasks() throws -> [RelayTask] { try store.allTasks() }
+
+    /// The store's ledger rows in order (for tools and tests).
+    public func storedLedger() throws -> [LedgerEntry] { try store.ledger() }
+
+    /// Events with `id >= start`, at most `limit`, optionally of one type, node or task (read from the store).
+    public func events(from start: Int, limit: Int, type: String?, node: String?, task: String?) throws(RelayError) -> [RelayEvent] {
+        do { return try store.events(from: start, limit: limit, type: type, node: node, task: task) } catch { throw .storage(error) }
     }
 
     /// Reads the state.
@@ -85,7 +105,7 @@ public actor RelayService {
     /// result file; the staged copies are removed.
     public func uploadResults(_ commitment: String, files: [[UInt8]], by node: String) throws {
         let type = try read { state throws(RelayError) in
-            guard let task = state.tasks[commitment] else { throw .notFound("Task not found") }
+            guard let task = try state.lookup(commitment) else { throw .notFound("Task not found") }
             return task.taskType
         }
         let staged = try stageFiles(commitment, files, type: type)

@@ -240,7 +240,7 @@ struct BridgeFixture {
             let after = try await fixture.network.service.read { $0.balance(of: fixture.wallet.address.checksummed) }
             #expect(before.subtracting(after) == Wei(cnx: 10), "two idempotency keys, two fees")
             #expect(try fixture.store.key(id: record.id)?.spent == Wei(cnx: 10))
-            #expect(try await fixture.network.service.read { $0.tasks.count } == 2)
+            #expect(try await fixture.network.service.read { $0.sequenceNumber } == 2)
         }
     }
 
@@ -276,7 +276,7 @@ struct BridgeFixture {
             let key = try #require(try fixture.store.key(id: record.id))
             #expect(key.spent == Wei(cnx: 10) && key.reserved == .zero)
             #expect(try fixture.store.usage(groupBy: "key", since: nil, until: nil).first?.requests == 2)
-            #expect(try await fixture.network.service.read { $0.tasks.count } == 2, "the task created before the crash was not created again")
+            #expect(try await fixture.network.service.read { $0.sequenceNumber } == 2, "the task created before the crash was not created again")
         }
     }
 
@@ -315,7 +315,7 @@ struct BridgeFixture {
             }
             let settled = try #require(try fixture.store.key(id: record.id))
             #expect(settled.spent == Wei(cnx: 5) && settled.reserved == .zero)
-            #expect(try await fixture.network.service.read { $0.tasks.count } == 1, "one relay task, created once")
+            #expect(try await fixture.network.service.read { $0.sequenceNumber } == 1, "one relay task, created once")
         }
     }
 
@@ -453,7 +453,7 @@ extension JSONValue {
                     }
                 }
             }
-            let task = try #require(try await network.service.read { Array($0.tasks.values) }.first)
+            let task = try #require(try await network.service.allTasks().first)
             #expect(task.taskArgs.contains(#""variant":"fp16""#) && task.taskArgs.contains("EulerAncestralDiscreteScheduler") && task.minVRAM == 14)
             #expect(try store.key(id: record.id)?.spent == Wei(cnx: 2), "1 CNX per image")
         }

@@ -167,7 +167,7 @@ struct LocalNetwork {
             try await network.fund(app.address)
             let completion = try await app.chat(model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: Self.question, generation: GenerationConfig(maxNewTokens: 32))
             #expect(completion.choices.first?.message.content == Self.answer, "the client gets the honest answer")
-            let tasks = try await network.service.read { Array($0.tasks.values) }
+            let tasks = try await network.service.allTasks()
             #expect(tasks.count == 3 && Set(tasks.compactMap(\.taskID)).count == 1, "one group of three sharing a task id")
             let cheatAddress = await cheat.client.address
             let cheatTask = try #require(tasks.first { $0.selectedNode == cheatAddress })
@@ -199,7 +199,7 @@ struct LocalNetwork {
             let deadTask = try #require(try await network.service.read { s in s.tasks.values.first { $0.selectedNode == dead.address } })
             network.clock.advance(Int64(deadTask.timeout) + 5)
             try await network.service.tick()
-            let ended = try #require(try await network.service.read { $0.tasks[deadTask.commitment] })
+            let ended = try #require(try await network.service.read { state throws(RelayError) in try state.lookup(deadTask.commitment) })
             #expect(ended.status == .endAborted && ended.abortReason == .timeout)
             #expect(try await network.service.read { $0.balance(of: app.address) } == Wei(cnx: 95), "one fee paid, the dead attempt's refunded")
         }
@@ -245,7 +245,7 @@ struct GradientImageEngine: ImageEngine {
             #expect(images.count == 2)
             let expected = try await GradientImageEngine().generate(args)
             #expect(images == expected)
-            let task = try #require(try await network.service.read { Array($0.tasks.values) }.first)
+            let task = try #require(try await network.service.allTasks().first)
             let score = try PerceptionHash.score(pngs: expected)
             #expect(task.status == .endSuccess && task.score == score)
         }
@@ -273,7 +273,7 @@ struct GradientImageEngine: ImageEngine {
             try await network.fund(client.address)
             let result = try await client.run(request, runID: "run-2")
             #expect(result.commitment == identity.commitmentHex, "the recorded commitment, created now")
-            #expect(try await network.service.read { $0.tasks.count } == 1)
+            #expect(try await network.service.read { $0.sequenceNumber } == 1)
             #expect(try await client.balance() == Wei(cnx: 95))
         }
     }
@@ -297,7 +297,7 @@ struct GradientImageEngine: ImageEngine {
             for _ in 0..<200 where created.all.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
             run.cancel()
             _ = try? await run.value
-            #expect(try await network.service.read { $0.tasks.count } == 1)
+            #expect(try await network.service.read { $0.sequenceNumber } == 1)
             #expect(await store.load("run-1")?.attempts.first?.commitments.count == 1)
             // A node comes up; a new client with the same store and run id picks the run up.
             try await running.start(network.node(url, generator, dir: dir))
@@ -305,7 +305,7 @@ struct GradientImageEngine: ImageEngine {
             let result = try await second.run(request, runID: "run-1")
             let response = try JSONValueDecoder().decode(GPTTaskResponse.self, fromJSON: result.files[0])
             #expect(response.choices.first?.message.content == ClientEndToEndTests.answer)
-            #expect(try await network.service.read { $0.tasks.count } == 1, "the resumed run followed the task it had created")
+            #expect(try await network.service.read { $0.sequenceNumber } == 1, "the resumed run followed the task it had created")
             #expect(await store.load("run-1")?.resultCommitment == result.commitment)
         }
     }

@@ -27,7 +27,7 @@ import Testing
                     ? ByteBuffer(string: #"{"model":"\#(Self.model)","prompt":"Hi","max_tokens":2\#(extra)}"#) : F.chat("Hi", extra: extra)
                 try await client.execute(uri: uri, method: .post, headers: auth, body: body) { r in #expect(r.status == .ok, "\(uri)") }
             }
-            let floors = try await fixture.network.service.read { $0.tasks.values.map(\.minVRAM) }.sorted()
+            let floors = try await fixture.network.service.allTasks().map(\.minVRAM).sorted()
             #expect(floors == [12, 16, 20, 24])
             for (uri, extra, param) in [
                 ("/v1/chat/completions", #","vram_limit":"24""#, "vram_limit"), ("/v1/chat/completions", #","vram_limit":0"#, "vram_limit"),
@@ -37,7 +37,7 @@ import Testing
                     #expect(r.status == .badRequest && F.json(r.body)["error"]?["param"]?.stringValue == param, "\(uri) \(extra)")
                 }
             }
-            #expect(try await fixture.network.service.read { $0.tasks.count } == 4, "refused requests create no task")
+            #expect(try await fixture.network.service.read { $0.sequenceNumber } == 4, "refused requests create no task")
         }
     }
 
@@ -87,7 +87,7 @@ import Testing
             let after = try await fixture.network.service.read { $0.balance(of: wallet) }
             #expect(before.subtracting(after) == Wei(cnx: 15))
             #expect(try fixture.store.key(id: record.id)?.spent == Wei(cnx: 15) && fixture.store.key(id: record.id)?.reserved == .zero)
-            #expect(try await fixture.network.service.read { $0.tasks.count } == 3)
+            #expect(try await fixture.network.service.read { $0.sequenceNumber } == 3)
             let endpoints = try fixture.store.usage(groupBy: "key", since: nil, until: nil).first?.requests
             #expect(endpoints == 3)
         }
@@ -133,7 +133,7 @@ import Testing
             }
             let settled = try #require(try fixture.store.key(id: record.id))
             #expect(settled.spent == Wei(cnx: 5) && settled.reserved == .zero)
-            #expect(try await fixture.network.service.read { $0.tasks.count } == 1, "one relay task, created once")
+            #expect(try await fixture.network.service.read { $0.sequenceNumber } == 1, "one relay task, created once")
         }
     }
 

@@ -36,7 +36,7 @@ import Testing
                 // The relay refunded the cancelled task: the wallet is back where it was.
                 let after = try await fixture.network.service.read { $0.balance(of: wallet) }
                 #expect(after == before)
-                let aborted = try await fixture.network.service.read { $0.tasks.values.map(\.status) }
+                let aborted = try await fixture.network.service.allTasks().map(\.status)
                 #expect(aborted == [.endAborted])
             }
             try await fixture.network.service.perform { state, now throws(RelayError) in try state.resume(node, now: now) }

@@ -191,37 +191,28 @@ import Testing
     @Test func aRestartedRelayKeepsEveryTaskBalanceAndDeadline() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("relay-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        var h = Harness(rate: 0)
-        let store = try RelayStore(path: path)
-        var saved = try store.load(config: h.relay.config, seed: 5)
-        // Replay the harness's operations through the store, one transaction each.
-        func step(_ body: (inout RelayState) throws -> Void) throws {
-            var next = saved
-            try body(&next)
-            try store.save(from: saved, to: next)
-            saved = next
-        }
-        try step { try $0.deposit(to: h.creator, amount: Wei(cnx: 100), now: h.now) }
-        try step { try $0.join(Harness.node(1), .init(gpuName: "NVIDIA GeForce RTX 4090+Linux", gpuVRAM: 24, modelIDs: [Harness.model], version: "3.5.0", staking: Wei(cnx: 400)), now: h.now) }
-        for _ in 0..<3 {
-            let id = TaskIdentity.random()
-            try step {
-                try $0.createTask(.init(commitment: "0x" + Hex.encode(id.commitment), taskArgs: Harness.args, taskType: .llm, nonce: id.nonceHex, modelIDs: [Harness.model], fee: Wei(cnx: 5)), creator: h.creator, now: h.now)
-            }
-        }
-        try step { $0.dispatch(now: h.now + 1) }
-        try step { try $0.cancel(saved.tasks.values.first { $0.status == .queued }!.commitment, by: h.creator, now: h.now + 2) }
+        // The harness's operations, each stored in one transaction as the service does.
+        var h = Harness(rate: 0, seed: 5, path: path)
+        let store = try #require(h.store)
+        try h.join(1)
+        var created: [String] = []
+        for _ in 0..<3 { created.append(try h.create(TaskIdentity.random()).commitment) }
+        try h.step { [now = h.now] in $0.dispatch(now: now + 1) }
+        let queued = try #require(created.first { h.relay.tasks[$0]?.status == .queued })
+        try h.step { [now = h.now, creator = h.creator] in try $0.cancel(queued, by: creator, now: now + 2) }
+        #expect(h.relay.tasks[queued] == nil, "the cancelled task left memory")
         // "Kill" the relay: open the file again from nothing.
         let reopened = try RelayStore(path: path).load(config: h.relay.config, seed: 999)
-        #expect(reopened.tasks == saved.tasks && reopened.nodes == saved.nodes)
-        #expect(reopened.balances == saved.balances && reopened.escrow == saved.escrow && reopened.ledger == saved.ledger)
-        #expect(reopened.events.map(\.type) == saved.events.map(\.type) && reopened.totalDeposits == saved.totalDeposits)
-        #expect(reopened.sequenceNumber == saved.sequenceNumber && reopened.randomState == saved.randomState)
+        #expect(reopened.tasks == h.relay.tasks && reopened.nodes == h.relay.nodes)
+        #expect(reopened.balances == h.relay.balances && reopened.escrow == h.relay.escrow && reopened.totalDeposits == h.relay.totalDeposits)
+        #expect(reopened.tasks.statusCounts == h.relay.tasks.statusCounts && reopened.tasks.statusCounts[.endAborted] == 1)
+        #expect(reopened.eventCount == h.relay.eventCount && reopened.ledgerBase == h.relay.ledgerBase)
+        #expect(reopened.sequenceNumber == h.relay.sequenceNumber && reopened.randomState == h.relay.randomState)
+        #expect(try reopened.lookup(queued)?.abortReason == .creatorCancelled, "a finished task is read back from the store")
         // Deadlines still fire after the restart.
-        var after = reopened
-        after.expireDeadlines(now: h.now + 30_000)
-        #expect(after.tasks.values.allSatisfy { $0.status.isTerminal })
-        h.relay = after
+        h.relay = reopened
+        try h.step { [now = h.now] in $0.expireDeadlines(now: now + 30_000) }
+        #expect(try h.allTasks().allSatisfy { $0.status.isTerminal } && h.relay.tasks.count == 0)
         h.checkMoney()
         // The ledger table refuses edits.
         #expect(throws: (any Error).self) { try store.queue.write { try $0.execute(sql: "UPDATE ledger SET amount = '1'") } }

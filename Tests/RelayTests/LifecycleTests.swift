@@ -7,6 +7,8 @@ import Testing
 /// A relay with one funded creator and helpers to drive tasks through it.
 struct Harness {
     var relay: RelayState
+    /// With a store, every `step` is one stored operation (finished tasks, ledger and events then live in the store).
+    var store: RelayStore?
     let creatorKey = try! PrivateKey(hex: "0x420fcabfd5dbb55215490693062e6e530840c64de837d071f0d9da21aaac861e")
     var creator: String { creatorKey.address.checksummed }
     var now: Int64 = 1_700_000_000
@@ -14,54 +16,103 @@ struct Harness {
     static let args = #"{"model":"HuggingFaceTB/SmolLM2-135M-Instruct","messages":[{"role":"user","content":"hi"}]}"#
     static let fee = Wei(cnx: 5)
 
-    init(rate: Int, seed: UInt64 = 1) {
+    init(rate: Int, seed: UInt64 = 1, stored: Bool = false, path: String? = nil) {
         var config = RelayConfig()
         config.validationRatePercent = rate
-        relay = RelayState(config: config, seed: seed)
-        try! relay.deposit(to: creator, amount: Wei(cnx: 100), now: now)
+        if stored || path != nil {
+            store = try! RelayStore(path: path)
+            relay = try! store!.load(config: config, seed: seed)
+        } else {
+            relay = RelayState(config: config, seed: seed)
+        }
+        let (creator, now) = (creator, now)
+        try! step { try $0.deposit(to: creator, amount: Wei(cnx: 100), now: now) }
     }
+
+    /// Runs one operation: directly, or (with a store) as the relay service does: stored on success, put back on failure.
+    @discardableResult
+    mutating func step<T>(_ body: (inout RelayState) throws -> T) throws -> T {
+        guard let store else { return try body(&relay) }
+        relay.begin()
+        do {
+            let value = try body(&relay)
+            try store.save(relay.changes())
+            relay.end()
+            return value
+        } catch {
+            relay.rollBack()
+            throw error
+        }
+    }
+
+    /// Every task, finished ones included.
+    func allTasks() throws -> [RelayTask] { try store?.allTasks() ?? relay.tasks.values.sorted { $0.sequence < $1.sequence } }
 
     static func node(_ i: Int) -> String { String(format: "0x%040x", i) }
 
     mutating func join(_ i: Int, gpu: String = "NVIDIA GeForce RTX 4090+Linux", vram: Int = 24, stake: UInt64 = 400) throws {
-        try relay.join(Self.node(i), .init(gpuName: gpu, gpuVRAM: vram, modelIDs: [Self.model], version: "3.5.0", staking: Wei(cnx: stake)), now: now)
+        let now = now
+        try step { try $0.join(Self.node(i), .init(gpuName: gpu, gpuVRAM: vram, modelIDs: [Self.model], version: "3.5.0", staking: Wei(cnx: stake)), now: now) }
     }
 
     mutating func create(_ identity: TaskIdentity, fee: Wei = Harness.fee, gpu: String = "", gpuVRAM: Int = 0) throws -> RelayTask {
-        try relay.createTask(
-            .init(commitment: "0x" + Hex.encode(identity.commitment), taskArgs: Self.args, taskType: .llm, nonce: identity.nonceHex,
-                  modelIDs: [Self.model], requiredGPU: gpu, requiredGPUVRAM: gpuVRAM, fee: fee),
-            creator: creator, now: now)
+        let (creator, now) = (creator, now)
+        return try step {
+            try $0.createTask(
+                .init(commitment: "0x" + Hex.encode(identity.commitment), taskArgs: Self.args, taskType: .llm, nonce: identity.nonceHex,
+                      modelIDs: [Self.model], requiredGPU: gpu, requiredGPUVRAM: gpuVRAM, fee: fee),
+                creator: creator, now: now)
+        }
     }
 
     static func result(_ text: String) -> [UInt8] { Array(#"{"choices":[{"message":{"content":"\#(text)"}}]}"#.utf8) }
 
     mutating func score(_ c: String, _ text: String) throws {
-        let node = try #require(relay.tasks[c]?.selectedNode)
-        try relay.submitScore(c, score: try ResultScores.llm([Self.result(text)]), by: node, now: now)
+        let node = try #require(try relay.lookup(c)?.selectedNode)
+        let now = now
+        try step { try $0.submitScore(c, score: try ResultScores.llm([Self.result(text)]), by: node, now: now) }
     }
 
     mutating func upload(_ c: String, _ text: String) throws {
-        let node = try #require(relay.tasks[c]?.selectedNode)
-        try relay.uploadResults(c, files: [Self.result(text)], by: node, now: now) { _, files in try ResultScores.llm(files) }
+        let node = try #require(try relay.lookup(c)?.selectedNode)
+        let now = now
+        try step { try $0.uploadResults(c, files: [Self.result(text)], by: node, now: now) { _, files in try ResultScores.llm(files) } }
     }
 
     mutating func validate(_ identities: [TaskIdentity]) throws {
-        let commitments = identities.map { "0x" + Hex.encode($0.commitment) }
-        let first = commitments.compactMap { relay.tasks[$0] }.min { $0.sequence < $1.sequence }!
-        let proof = try ECVRF.prove(key: creatorKey, alpha: first.samplingSeed)
-        try relay.validate(
-            commitments: commitments, taskID: identities[0].taskIDHex, vrfProof: Hex.encode(proof.pi, prefix: true),
-            publicKey: Hex.encode(creatorKey.publicKey.uncompressed.dropFirst(), prefix: true), by: creator, now: now)
+        try validate(identities, key: creatorKey)
     }
 
-    /// Σ balances + Σ escrow = Σ deposits, and each balance is the sum of its ledger rows.
-    func checkMoney(sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    /// The creator holding `key` validates the unit `identities` (one task, or a group of three).
+    mutating func validate(_ identities: [TaskIdentity], key: PrivateKey) throws {
+        let commitments = identities.map { "0x" + Hex.encode($0.commitment) }
+        let first = try commitments.compactMap { try relay.lookup($0) }.min { $0.sequence < $1.sequence }!
+        let proof = try ECVRF.prove(key: key, alpha: first.samplingSeed)
+        let now = now
+        try step {
+            try $0.validate(
+                commitments: commitments, taskID: identities[0].taskIDHex, vrfProof: Hex.encode(proof.pi, prefix: true),
+                publicKey: Hex.encode(key.publicKey.uncompressed.dropFirst(), prefix: true), by: key.address.checksummed, now: now)
+        }
+    }
+
+    /// Σ balances + Σ escrow = Σ deposits, and each balance is the sum of its ledger rows (read from the store when
+    /// there is one, together with its balances and escrow tables as a restart would read them).
+    /// `full: false` skips the store's side (a cheap check for every step of a long walk).
+    func checkMoney(full: Bool = true, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         let balances = relay.balances.values.reduce(Wei(0), +)
         let escrow = relay.escrow.values.reduce(Wei(0), +)
         #expect(balances + escrow == relay.totalDeposits, sourceLocation: sourceLocation)
+        var ledger = relay.ledger
+        if store != nil, !full { return }
+        if let store {
+            ledger = (try? store.ledger()) ?? []
+            #expect(relay.ledger.isEmpty && ledger.map(\.id) == Array((0..<ledger.count).map { $0 + 1 }), sourceLocation: sourceLocation)
+            let reloaded = try? store.load(config: relay.config, seed: 0)
+            #expect(reloaded?.balances == relay.balances && reloaded?.escrow == relay.escrow, sourceLocation: sourceLocation)
+        }
         var fromLedger: [String: (credit: Wei, debit: Wei)] = [:]
-        for row in relay.ledger {
+        for row in ledger {
             var entry = fromLedger[row.account] ?? (Wei(0), Wei(0))
             if row.kind == .taskPayment { entry.debit = entry.debit + row.amount } else { entry.credit = entry.credit + row.amount }
             fromLedger[row.account] = entry

@@ -51,7 +51,7 @@ extension API {
         ])
         let node = try signer(input, signed: signed, use: .write)
         try await service.read { state throws(RelayError) in
-            guard let task = state.tasks[commitment] else { throw .notFound("Task not found") }
+            guard let task = try state.lookup(commitment) else { throw .notFound("Task not found") }
             guard task.selectedNode == node else { throw .forbidden("Only the task's node may stream its text") }
             guard task.taskType == .llm, task.status == .started || task.status == .parametersUploaded else {
                 throw .validation("task_id_commitment", "Illegal task state")
@@ -70,7 +70,7 @@ extension API {
         let input = try await input(request, context)
         let reader = try signer(input, signed: .object([JSONMember("task_id_commitment", .string(commitment))]), use: .read)
         let timeout = try await service.read { state throws(RelayError) -> Int in
-            guard let task = state.tasks[commitment] else { throw .notFound("Task not found") }
+            guard let task = try state.lookup(commitment) else { throw .notFound("Task not found") }
             guard task.creator == reader else { throw .forbidden("Only the task's creator may read its stream") }
             return task.timeout
         }
@@ -85,7 +85,7 @@ extension API {
             while clock.now < end, !service.changes.isClosed {
                 let seen = service.changes.current
                 // The status first: chunks sent before the task stopped running are then all in the window.
-                let status = try? await service.read { $0.tasks[commitment]?.status }
+                let status = try? await service.read { state throws(RelayError) in try state.lookup(commitment)?.status }
                 for chunk in service.streams.chunks(commitment, after: last) {
                     let data = JSONValue.object([JSONMember("seq", .integer(chunk.seq)), JSONMember("deltas", chunk.deltas)])
                     try await writer.write(ByteBuffer(string: "id: \(chunk.seq)\ndata: \(data.compactText)\n\n"))

@@ -132,7 +132,7 @@ struct API: Sendable {
             taskSize: try input.requiredInt("task_size"), fee: feeWei, timeout: timeout > 0 ? timeout : nil)
         let task = try await service.createTask(new, creator: creator)
         _ = try? await service.tick()  // match at once instead of waiting for the next round
-        return RelayHTTP.success(Self.record(try await service.read { $0.tasks[task.commitment] ?? task }))
+        return RelayHTTP.success(Self.record(try await service.read { state throws(RelayError) in try state.lookup(task.commitment) ?? task }))
     }
 
     func getTask(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
@@ -215,11 +215,7 @@ struct API: Sendable {
         let start = q["start"].flatMap { Int(String($0)) } ?? 0
         let limit = min(max(q["limit"].flatMap { Int(String($0)) } ?? 50, 1), 1000)
         let type = q["event_type"].map(String.init), node = q["node_address"].map(String.init), task = q["task_id_commitment"].map(String.init)
-        let events = try await service.read { state in
-            state.events.filter { e in
-                e.id >= start && (type == nil || e.type == type) && (node == nil || e.nodeAddress == node) && (task == nil || e.taskIDCommitment == task)
-            }.prefix(limit).map { $0 }
-        }
+        let events = try await service.events(from: start, limit: limit, type: type, node: node, task: task)
         return RelayHTTP.success(.array(events.map { e in
             .object([
                 JSONMember("id", .integer(e.id)), JSONMember("type", .string(e.type)), JSONMember("node_address", .string(e.nodeAddress)),
@@ -235,9 +231,9 @@ struct API: Sendable {
                 JSONMember("all_nodes", .integer(nodes.filter { $0.status != .quit }.count)),
                 JSONMember("available_nodes", .integer(nodes.filter { $0.status == .available }.count)),
                 JSONMember("busy_nodes", .integer(nodes.filter { $0.status == .busy }.count)),
-                JSONMember("queued_tasks", .integer(state.tasks.values.filter { $0.status == .queued }.count)),
-                JSONMember("running_tasks", .integer(state.tasks.values.filter { !$0.status.isTerminal && $0.status != .queued }.count)),
-                JSONMember("total_tasks", .integer(state.tasks.count)),
+                JSONMember("queued_tasks", .integer(state.tasks.queuedCount)),
+                JSONMember("running_tasks", .integer(state.tasks.runningCount)),
+                JSONMember("total_tasks", .integer(state.sequenceNumber)),
             ]))
         }
     }
@@ -387,7 +383,7 @@ struct API: Sendable {
         if query.string("signature") != nil {
             let node = try signer(query, signed: signed, use: .writeAfterRead)
             try await service.read { state throws(RelayError) in
-                guard let task = state.tasks[commitment] else { throw .notFound("Task not found") }
+                guard let task = try state.lookup(commitment) else { throw .notFound("Task not found") }
                 guard task.selectedNode == node else { throw .forbidden("Only the task's node may upload its results") }
             }
             early = node

@@ -43,7 +43,7 @@ public enum RelayHTTP {
         router.get("/v2/relay_account/:address/balance") { request, context in await api.run { try await api.balance(request, context) } }
         router.get("/v1/events") { request, _ in await api.run { try await api.events(request) } }
         router.get("/v1/events/current_id") { _, _ in
-            await api.run { success(.integer(try await service.read { $0.events.count })) }
+            await api.run { success(.integer(try await service.read { $0.eventCount })) }
         }
         router.get("/v1/network") { _, _ in await api.run { try await api.network() } }
         router.get("/v1/network/nodes/number") { _, _ in
@@ -61,9 +61,9 @@ public enum RelayHTTP {
             await api.run {
                 try await service.read { s in
                     RelayHTTP.success(.object([
-                        JSONMember("total_tasks", .integer(s.tasks.count)),
-                        JSONMember("running_tasks", .integer(s.tasks.values.filter { !$0.status.isTerminal && $0.status != .queued }.count)),
-                        JSONMember("queued_tasks", .integer(s.tasks.values.filter { $0.status == .queued }.count)),
+                        JSONMember("total_tasks", .integer(s.sequenceNumber)),
+                        JSONMember("running_tasks", .integer(s.tasks.runningCount)),
+                        JSONMember("queued_tasks", .integer(s.tasks.queuedCount)),
                     ]))
                 }
             }
@@ -80,7 +80,7 @@ public enum RelayHTTP {
             }
         }
         router.get("/v1/stats/queue/count") { _, _ in
-            await api.run { success(.integer(try await service.read { s in s.tasks.values.filter { $0.status == .queued }.count })) }
+            await api.run { success(.integer(try await service.read { s in s.tasks.queuedCount })) }
         }
 
         // Nodes.
@@ -133,6 +133,7 @@ public enum RelayHTTP {
             case .notFound: return json(.notFound, .object([JSONMember("message", .string(error.message))]))
             case .tooLarge: return json(.contentTooLarge, .object([JSONMember("message", .string(error.message))]))
             case .busy: return json(.tooManyRequests, .object([JSONMember("message", .string(error.message))]))
+            case .storage: return json(.internalServerError, .object([JSONMember("message", .string("internal error"))]))
             default: return json(.forbidden, .object([JSONMember("message", .string(error.message))]))
             }
         }

@@ -61,8 +61,7 @@ public final class RelayMetrics: @unchecked Sendable {
 
     /// Sets the gauges from `state`, then renders the exposition text.
     func exposition(state: RelayState) -> [UInt8] {
-        var tasks: [TaskStatus: Int] = [:]
-        for t in state.tasks.values { tasks[t.status, default: 0] += 1 }
+        let tasks = state.tasks.statusCounts
         var nodes: [NodeStatus: Int] = [:]
         for n in state.nodes.values { nodes[n.status, default: 0] += 1 }
         queueLength.record(tasks[.queued] ?? 0)

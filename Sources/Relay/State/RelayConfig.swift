@@ -46,12 +46,17 @@ public struct RelayConfig: Sendable, Hashable {
     /// The execution timeout the relay sets at dispatch (seconds), or the estimate used for pricing
     /// (`forPricing`: without the ×2 margin and the model-switch term).
     public func executionSeconds(for task: RelayTask, modelSwitch: Bool, forPricing: Bool) -> Int {
+        executionSeconds(for: task, modelSwitch: modelSwitch, forPricing: forPricing, llm: nil, sd: nil)
+    }
+
+    /// `executionSeconds`, with the task's arguments already parsed (nil: parsed here).
+    func executionSeconds(for task: RelayTask, modelSwitch: Bool, forPricing: Bool, llm: GPTTaskArgs?, sd: SDTaskArgs?) -> Int {
         switch task.taskType {
         case .sdFinetuneLora:
             return task.timeout
         case .sd:
             var units = 0.0
-            if let args = try? SDTaskArgs(json: Array(task.taskArgs.utf8)).withDefaults() {
+            if let args = try? (sd ?? SDTaskArgs(json: Array(task.taskArgs.utf8))).withDefaults() {
                 let c = args.taskConfig
                 units = Double(c.numImages ?? 1) * Double(c.imageWidth ?? 512) * Double(c.imageHeight ?? 512) * Double(c.steps ?? 1)
             }
@@ -59,7 +64,7 @@ public struct RelayConfig: Sendable, Hashable {
             return Self.clampTimeout(forPricing ? seconds : seconds * 2)
         case .llm:
             var tokens = defaultMaxNewTokens
-            if let args = try? GPTTaskArgs(json: Array(task.taskArgs.utf8)), let n = args.generationConfig?.maxNewTokens { tokens = n }
+            if let args = try? llm ?? GPTTaskArgs(json: Array(task.taskArgs.utf8)), let n = args.generationConfig?.maxNewTokens { tokens = n }
             var seconds = 30 + 1e-4 * Double(task.taskArgs.utf8.count) + 0.1 * Double(tokens)
             if modelSwitch && !forPricing { seconds += 120 }
             return Self.clampTimeout(forPricing ? seconds : seconds * 2)

@@ -16,6 +16,8 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let tooLarge = Kind(name: "tooLarge")
         /// HTTP 429: a quota or the relay's capacity is reached; trying again later may succeed.
         public static let busy = Kind(name: "busy")
+        /// HTTP 500: the relay's database could not be read or written.
+        public static let storage = Kind(name: "storage")
     }
 
     /// The kind.
@@ -34,6 +36,9 @@ public struct RelayError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// Over a quota or capacity (HTTP 429).
     public static func busy(_ message: String) -> RelayError { RelayError(kind: .busy, field: "", message: message) }
+
+    /// The database failed (`error` is kept out of the message the client sees).
+    public static func storage(_ error: any Error) -> RelayError { RelayError(kind: .storage, field: "", message: "storage: \(error)") }
 
     /// `field: message`.
     public var description: String { field.isEmpty ? message : "\(field): \(message)" }

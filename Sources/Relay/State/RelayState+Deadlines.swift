@@ -126,7 +126,7 @@ extension RelayState {
     // MARK: Helpers
 
     mutating func emit(_ type: String, node: String, task: String, now: Int64, args: JSONValue = .object([])) {
-        events.append(RelayEvent(id: events.count + 1, type: type, nodeAddress: node, taskIDCommitment: task, args: args))
+        events.append(RelayEvent(id: eventBase + events.count + 1, type: type, nodeAddress: node, taskIDCommitment: task, args: args))
     }
 
     static func isHex32(_ s: String) -> Bool {

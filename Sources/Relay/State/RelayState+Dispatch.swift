@@ -10,9 +10,11 @@ extension RelayState {
     /// qualify, weighted by stake, QoS and model locality. Returns the tasks started.
     @discardableResult
     public mutating func dispatch(now: Int64, limit: Int = 100) -> [String] {
-        let queue = tasks.values.filter { $0.status == .queued }.sorted { ($0.priority, -$0.sequence) > ($1.priority, -$1.sequence) }
+        // No node free: nothing can start (and no draw is made), whatever the queue holds.
+        guard tasks.queuedCount > 0, nodes.values.contains(where: { $0.status == .available }) else { return [] }
         var started: [String] = []
-        for task in queue.prefix(limit) {
+        for commitment in tasks.queued(first: limit) {
+            guard let task = tasks[commitment] else { continue }
             let candidates = nodes.values.filter { qualifies($0, for: task, now: now) }.sorted { $0.address < $1.address }
             guard !candidates.isEmpty else { continue }
             var node = candidates[pickWeighted(candidates, model: task.baseModel, now: now)]
@@ -62,7 +64,8 @@ extension RelayState {
     public mutating func distributeModels(now: Int64) -> [(node: String, model: String)] {
         pendingDownloads = pendingDownloads.filter { $0.value > now }
         var asked: [(node: String, model: String)] = []
-        let waiting = Dictionary(grouping: tasks.values.filter { $0.status == .queued }, by: \.baseModel)
+        guard tasks.queuedCount > 0 else { return [] }
+        let waiting = Dictionary(grouping: tasks.queuedInOrder.compactMap { tasks[$0] }, by: \.baseModel)
         for (model, queued) in waiting.sorted(by: { $0.key < $1.key }) {
             let sample = queued.min { $0.sequence < $1.sequence }!
             let holders = nodes.values.filter { $0.status != .quit && $0.modelIDs.contains(model) }.count

@@ -31,7 +31,7 @@ extension RelayState {
     }
 
     func runningTask(_ commitment: String, node address: String) throws(RelayError) -> RelayTask {
-        guard let task = tasks[commitment] else { throw .notFound("Task not found") }
+        guard let task = try lookup(commitment) else { throw .notFound("Task not found") }
         guard task.selectedNode == address else { throw .forbidden("Signer not allowed") }
         guard task.status == .started || task.status == .parametersUploaded else { throw .validation("task_id_commitment", "Illegal task state") }
         return task
@@ -42,7 +42,7 @@ extension RelayState {
     public mutating func uploadResults(
         _ commitment: String, files: [[UInt8]], by address: String, now: Int64, score: (TaskType, [[UInt8]]) throws -> String
     ) throws(RelayError) {
-        guard var task = tasks[commitment] else { throw .notFound("Task not found") }
+        guard var task = try load(commitment) else { throw .notFound("Task not found") }
         guard task.selectedNode == address else { throw .forbidden("Signer not allowed") }
         guard [.validated, .groupValidated, .endInvalidated, .endGroupRefund].contains(task.status) else {
             throw .validation("task_id_commitment", "Illegal task state")
@@ -60,7 +60,7 @@ extension RelayState {
             settle(commitment, shares: [(address, 1)], now: now)
             finish(commitment, .endSuccess, now: now)
         case .groupValidated:
-            let members = tasks.values.filter { $0.taskID == task.taskID && ($0.status == .groupValidated || $0.status == .endGroupRefund) }
+            let members = try groupMembers(task.taskID ?? "").filter { $0.status == .groupValidated || $0.status == .endGroupRefund }
                 .sorted { $0.sequence < $1.sequence }
             settle(commitment, shares: members.compactMap { m in m.selectedNode.map { ($0, m.qosScore ?? 0) } }, now: now)
             finish(commitment, .endGroupSuccess, now: now)
@@ -101,7 +101,7 @@ extension RelayState {
         guard key.address.checksummed == creator else { throw .validation("public_key", "does not belong to the creator") }
         var members: [RelayTask] = []
         for c in commitments {
-            guard let task = tasks[c] else { throw .notFound("Task not found") }
+            guard let task = try load(c) else { throw .notFound("Task not found") }
             guard task.creator == creator else { throw .forbidden("Signer not allowed") }
             guard let nonce = Hex.decode(task.nonce), "0x" + Hex.encode(Keccak256.hash(taskIDBytes + nonce)) == c else {
                 throw .validation("task_id", "does not match the commitment")

@@ -16,24 +16,32 @@ public struct RelayState: Sendable {
 
     /// The rules.
     public var config: RelayConfig
-    /// Tasks by commitment.
-    public internal(set) var tasks: [String: RelayTask] = [:]
+    /// Tasks held in memory: queued and running work (and, without a history, every task), by commitment.
+    public internal(set) var tasks = TaskTable()
     /// Nodes by address.
-    public internal(set) var nodes: [String: RelayNode] = [:]
+    public internal(set) var nodes = JournaledTable<String, RelayNode>()
     /// Relay account balances.
-    public internal(set) var balances: [String: Wei] = [:]
+    public internal(set) var balances = JournaledTable<String, Wei>()
     /// Fees held for tasks not yet settled or refunded, by commitment.
-    public internal(set) var escrow: [String: Wei] = [:]
-    /// Every money movement, in order.
+    public internal(set) var escrow = JournaledTable<String, Wei>()
+    /// Money movements not yet in the store (without a history: every one), in order.
     public internal(set) var ledger: [LedgerEntry] = []
-    /// The event stream.
+    /// Events not yet in the store (without a history: every one), in order.
     public internal(set) var events: [RelayEvent] = []
+    /// Ledger rows already in the store.
+    public internal(set) var ledgerBase = 0
+    /// Events already in the store.
+    public internal(set) var eventBase = 0
     /// Everything ever deposited.
     public internal(set) var totalDeposits = Wei(0)
     /// Model downloads the relay asked for and their deadlines, keyed `node|model`.
     public internal(set) var pendingDownloads: [String: Int64] = [:]
+    /// Where finished tasks live once stored (nil: everything stays in memory, as in the unit tests).
+    var history: (any RelayHistory)?
     var sequence = 0
     var random: SplitMix64
+    /// What the open operation may have to put back.
+    var snapshot: Snapshot?
 
     /// An empty relay whose sampling seeds and dispatch draws come from `seed`.
     public init(config: RelayConfig = RelayConfig(), seed: UInt64) {
@@ -41,25 +49,26 @@ public struct RelayState: Sendable {
         random = SplitMix64(seed: seed)
     }
 
-    /// A relay restored from its stored parts.
+    /// A relay restored from its stored parts: live tasks, nodes, accounts and escrow; the counts of what is stored.
     init(
-        config: RelayConfig, tasks: [String: RelayTask], nodes: [String: RelayNode], balances: [String: Wei], escrow: [String: Wei],
-        ledger: [LedgerEntry], events: [RelayEvent], totalDeposits: Wei, sequence: Int, randomState: UInt64
+        config: RelayConfig, liveTasks: [RelayTask], statusCounts: [TaskStatus: Int], nodes: [String: RelayNode], balances: [String: Wei],
+        escrow: [String: Wei], ledgerCount: Int, eventCount: Int, totalDeposits: Wei, sequence: Int, randomState: UInt64,
+        history: any RelayHistory
     ) {
         self.config = config
-        self.tasks = tasks
-        self.nodes = nodes
-        self.balances = balances
-        self.escrow = escrow
-        self.ledger = ledger
-        self.events = events
+        for task in liveTasks { tasks.adopt(task) }
+        tasks.statusCounts = statusCounts
+        self.nodes = JournaledTable(nodes)
+        self.balances = JournaledTable(balances)
+        self.escrow = JournaledTable(escrow)
+        ledgerBase = ledgerCount
+        eventBase = eventCount
         self.totalDeposits = totalDeposits
         self.sequence = sequence
+        self.history = history
         random = SplitMix64(seed: randomState)
     }
 
-    /// The last task sequence number given out.
-    var sequenceNumber: Int { sequence }
     /// The random stream's position.
     var randomState: UInt64 { random.state }
 
@@ -78,7 +87,7 @@ public struct RelayState: Sendable {
     mutating func credit(_ account: String, _ amount: Wei, _ kind: LedgerKind, task: String?, now: Int64) {
         guard amount > Wei(0) else { return }
         balances[account] = balance(of: account) + amount
-        ledger.append(LedgerEntry(id: ledger.count + 1, time: now, kind: kind, account: account, amount: amount, task: task))
+        ledger.append(LedgerEntry(id: ledgerBase + ledger.count + 1, time: now, kind: kind, account: account, amount: amount, task: task))
     }
 
     /// Moves a task's escrowed fee (or `amount` of it) out: back to the creator, to a node, or to the DAO.
@@ -145,7 +154,7 @@ public struct RelayState: Sendable {
     @discardableResult
     public mutating func createTask(_ new: NewTask, creator: String, now: Int64) throws(RelayError) -> RelayTask {
         guard Self.isHex32(new.commitment) else { throw .validation("task_id_commitment", "must be 0x followed by 64 lowercase hex digits") }
-        guard tasks[new.commitment] == nil else { throw .validation("task_id_commitment", "Task already exists") }
+        guard try !taskExists(new.commitment) else { throw .validation("task_id_commitment", "Task already exists") }
         guard Self.isHex32(new.nonce.lowercased()) else { throw .validation("nonce", "must be 0x followed by 64 hex digits") }
         let models = new.modelIDs.map { $0.lowercased() }
         guard models.filter({ $0.hasPrefix("base:") }).count == 1 else { throw .validation("task_model_ids", "exactly one base: model is required") }
@@ -162,13 +171,15 @@ public struct RelayState: Sendable {
         guard new.taskArgs.utf8.count <= config.maxTaskArgsBytes else {
             throw .validation("task_args", "is longer than \(config.maxTaskArgsBytes) bytes")
         }
-        guard tasks.values.lazy.filter({ $0.creator == creator && $0.status == .queued }).count < config.maxQueuedPerCreator else {
+        guard tasks.queuedByCreator[creator, default: 0] < config.maxQueuedPerCreator else {
             throw .busy("This creator already has \(config.maxQueuedPerCreator) tasks waiting in the queue")
         }
+        var llmArgs: GPTTaskArgs?
+        var sdArgs: SDTaskArgs?
         do {
             switch new.taskType {
-            case .llm: _ = try GPTTaskArgs(json: Array(new.taskArgs.utf8))
-            case .sd: _ = try SDTaskArgs(json: Array(new.taskArgs.utf8))
+            case .llm: llmArgs = try GPTTaskArgs(json: Array(new.taskArgs.utf8))
+            case .sd: sdArgs = try SDTaskArgs(json: Array(new.taskArgs.utf8))
             case .sdFinetuneLora: _ = try FinetuneLoraTaskArgs(json: Array(new.taskArgs.utf8))
             }
         } catch { throw .validation("task_args", "\(error)") }
@@ -194,25 +205,25 @@ public struct RelayState: Sendable {
             priority: 0, timeout: new.timeout ?? 0, createTime: now)
         let demand = task.requiredGPU.isEmpty ? task.minVRAM : task.requiredGPUVRAM
         let vramWeight = Double(max(demand, config.baseVRAM)) / Double(config.baseVRAM)
-        let seconds = Double(config.executionSeconds(for: task, modelSwitch: false, forPricing: true))
+        let seconds = Double(config.executionSeconds(for: task, modelSwitch: false, forPricing: true, llm: llmArgs, sd: sdArgs))
         task.priority = (Double(new.fee.decimalString) ?? 0) / 1e18 / (seconds * vramWeight)
         balances[creator] = remaining
         escrow[task.commitment] = new.fee
-        ledger.append(LedgerEntry(id: ledger.count + 1, time: now, kind: .taskPayment, account: creator, amount: new.fee, task: task.commitment))
+        ledger.append(LedgerEntry(id: ledgerBase + ledger.count + 1, time: now, kind: .taskPayment, account: creator, amount: new.fee, task: task.commitment))
         tasks[task.commitment] = task
         return task
     }
 
     /// A task, for its creator or its selected node.
     public func task(_ commitment: String, for address: String) throws(RelayError) -> RelayTask {
-        guard let task = tasks[commitment] else { throw .notFound("Task not found") }
+        guard let task = try lookup(commitment) else { throw .notFound("Task not found") }
         guard task.creator == address || task.selectedNode == address else { throw .forbidden("Signer not allowed") }
         return task
     }
 
     /// The creator cancels a queued task (full refund).
     public mutating func cancel(_ commitment: String, by creator: String, now: Int64) throws(RelayError) {
-        guard let task = tasks[commitment] else { throw .notFound("Task not found") }
+        guard let task = try lookup(commitment) else { throw .notFound("Task not found") }
         guard task.creator == creator else { throw .forbidden("Signer not allowed") }
         guard task.status == .queued else { throw .validation("abort_reason", "Illegal task state") }
         abort(commitment, .creatorCancelled, issuer: creator, now: now)
