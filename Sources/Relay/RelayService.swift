@@ -34,11 +34,12 @@ public actor RelayService {
     /// Runs `body` on the state, then stores the rows it changed in one transaction. If `body` throws or the
     /// store refuses, every change is put back. The cost is that of what `body` touched, not of the relay's size.
     public func perform<T: Sendable>(_ body: (inout RelayState, Int64) throws(RelayError) -> T) throws -> T {
-        state.begin()
+        let now = clock.now()
+        state.begin(now: now)
         let value: T
         let changed: RelayState.Changes
         do {
-            value = try body(&state, clock.now())
+            value = try body(&state, now)
             changed = state.changes()
             try store.save(changed)
         } catch {

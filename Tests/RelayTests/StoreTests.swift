@@ -5,6 +5,18 @@ import Testing
 
 /// The relay store as the relay's memory of history: what a restart reads back, and what stays on disk.
 @Suite struct StoreTests {
+    /// Task records carry times as Foundation's `ISO8601DateFormatter` writes them; ours is computed directly.
+    @Test func recordTimesAreWhatISO8601DateFormatterWrites() {
+        let formatter = ISO8601DateFormatter()
+        var rng = SplitMix64(seed: 42)
+        let edges: [Int64] = [0, -1, 1, 59, 86_399, 86_400, 951_782_400, 951_868_800, 1_700_000_000, 4_102_444_800, 253_402_300_799, -12_212_553_600]
+        let random = (0..<5_000).map { _ in Int64(rng.next() % 253_402_300_799) - (Int64(rng.next() % 2) * 12_212_553_600) }
+        for t in edges + random {
+            #expect(API.iso8601(t) == formatter.string(from: Date(timeIntervalSince1970: TimeInterval(t))), "\(t)")
+        }
+        #expect(API.iso8601(.max) == "9999-12-31T23:59:59Z" && API.iso8601(.min) == "1583-01-01T00:00:00Z", "clamped, never a trap")
+    }
+
     /// The row body written without `Codable` is the object `JSONEncoder` writes (sorted keys), and either reads back
     /// as the same task: rows written by earlier versions stay readable.
     @Test func aTaskRowIsTheJSONThatCodableWritesAndReadsBackEitherWay() throws {

@@ -187,6 +187,9 @@ public struct RecoverableSignature: Sendable, Hashable {
 
 extension String {
     var trimmingWhitespace: String {
-        String(self.drop(while: { $0.isWhitespace }).reversed().drop(while: { $0.isWhitespace }).reversed())
+        // Hex, addresses and signatures almost never carry spaces: when both ends are visible ASCII there is nothing to trim.
+        if let first = utf8.first, let last = utf8.last, (0x21..<0x7F).contains(first), (0x21..<0x7F).contains(last) { return self }
+        guard let start = firstIndex(where: { !$0.isWhitespace }), let end = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[start...end])
     }
 }

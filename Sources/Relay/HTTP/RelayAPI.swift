@@ -397,13 +397,33 @@ struct API: Sendable {
 
     // MARK: Records
 
+    /// `yyyy-MM-ddTHH:mm:ssZ` in UTC, as `ISO8601DateFormatter` writes it, without building a formatter per record.
+    /// Clamped to the years 1583…9999 (Foundation switches to the Julian calendar before October 1582; the relay's
+    /// times are Unix seconds from its clock, so only a hostile stored value gets there).
+    static func iso8601(_ seconds: Int64) -> String {
+        let t = min(max(seconds, -12_212_553_600), 253_402_300_799)
+        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
+        let secondOfDay = t - days * 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ n: Int64, _ width: Int) -> String {
+            let digits = String(n)
+            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3_600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+    }
+
     /// The task record as the relay returns it.
     static func record(_ t: RelayTask) -> JSONValue {
-        let formatter = ISO8601DateFormatter()
-        func time(_ v: Int64?) -> JSONValue {
-            guard let v else { return .null }
-            return .string(formatter.string(from: Date(timeIntervalSince1970: TimeInterval(v))))
-        }
+        func time(_ v: Int64?) -> JSONValue { v.map { .string(iso8601($0)) } ?? .null }
         return .object([
             JSONMember("sequence", .integer(t.sequence)), JSONMember("task_args", .string(t.taskArgs)),
             JSONMember("task_id_commitment", .string(t.commitment)), JSONMember("creator", .string(t.creator)),

@@ -65,9 +65,9 @@ extension RelayState {
         pendingDownloads = pendingDownloads.filter { $0.value > now }
         var asked: [(node: String, model: String)] = []
         guard tasks.queuedCount > 0 else { return [] }
-        let waiting = Dictionary(grouping: tasks.queuedInOrder.compactMap { tasks[$0] }, by: \.baseModel)
-        for (model, queued) in waiting.sorted(by: { $0.key < $1.key }) {
-            let sample = queued.min { $0.sequence < $1.sequence }!
+        // Per model: how many tasks wait, and the oldest of them (the index keeps both at hand).
+        for (model, queued) in tasks.queuedByModel.sorted(by: { $0.key < $1.key }) {
+            guard let first = queued.first, let sample = tasks[first.commitment] else { continue }
             let holders = nodes.values.filter { $0.status != .quit && $0.modelIDs.contains(model) }.count
             let pending = pendingDownloads.keys.filter { $0.hasSuffix("|\(model)") }.count
             var deficit = min(queued.count, 10) - holders - pending

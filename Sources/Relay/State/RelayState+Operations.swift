@@ -22,6 +22,7 @@ extension RelayState {
         var pendingDownloads: [String: Int64]
         var ledgerCount: Int
         var eventCount: Int
+        var lastDeadlineScan: Int64?
     }
 
     /// What one operation changed: the rows the store writes in its transaction.
@@ -47,16 +48,16 @@ extension RelayState {
         }
     }
 
-    /// The relay-wide values kept in the store's `meta` table.
+    /// The relay-wide values kept in the store's `meta` table that an operation changed (nil: unchanged).
     public struct Meta: Sendable, Hashable {
         /// The last task sequence number.
-        public var sequence: Int
+        public var sequence: Int?
         /// The random stream's position.
-        public var random: UInt64
+        public var random: UInt64?
         /// Everything ever deposited.
-        public var deposits: Wei
+        public var deposits: Wei?
         /// Pending model downloads.
-        public var downloads: [String: Int64]
+        public var downloads: [String: Int64]?
     }
 
     /// The task with `commitment`, held in memory or read from the history.
@@ -98,11 +99,14 @@ extension RelayState {
     /// The last task sequence number given out.
     public var sequenceNumber: Int { sequence }
 
-    /// Opens an operation: from here, changes are recorded so that they can be stored or put back.
-    mutating func begin() {
+    /// Opens an operation at `now` (nil: unknown): from here, changes are recorded so that they can be stored or put
+    /// back. An operation earlier than the last deadline scan (the clock went back, or the caller passes its own
+    /// times) makes the next scan a full one.
+    mutating func begin(now: Int64? = nil) {
+        if let last = lastDeadlineScan, now.map({ $0 < last }) ?? true { lastDeadlineScan = nil }
         snapshot = Snapshot(
             sequence: sequence, random: random, totalDeposits: totalDeposits, pendingDownloads: pendingDownloads, ledgerCount: ledger.count,
-            eventCount: events.count)
+            eventCount: events.count, lastDeadlineScan: lastDeadlineScan)
         tasks.beginJournal()
         nodes.beginJournal()
         balances.beginJournal()
@@ -119,17 +123,16 @@ extension RelayState {
         if let snapshot {
             changes.ledger = Array(ledger[snapshot.ledgerCount...])
             changes.events = Array(events[snapshot.eventCount...])
-            if snapshot.sequence != sequence || snapshot.random.state != random.state || snapshot.totalDeposits != totalDeposits
-                || snapshot.pendingDownloads != pendingDownloads
-            {
-                changes.meta = meta
-            }
+            var meta = Meta()
+            if snapshot.sequence != sequence { meta.sequence = sequence }
+            if snapshot.random.state != random.state { meta.random = random.state }
+            if snapshot.totalDeposits != totalDeposits { meta.deposits = totalDeposits }
+            if snapshot.pendingDownloads != pendingDownloads { meta.downloads = pendingDownloads }
+            if meta != Meta() { changes.meta = meta }
         }
         return changes
     }
 
-    /// The relay-wide values now.
-    var meta: Meta { Meta(sequence: sequence, random: random.state, deposits: totalDeposits, downloads: pendingDownloads) }
 
     /// Puts back everything the open operation changed.
     mutating func rollBack() {
@@ -142,6 +145,7 @@ extension RelayState {
             random = snapshot.random
             totalDeposits = snapshot.totalDeposits
             pendingDownloads = snapshot.pendingDownloads
+            lastDeadlineScan = snapshot.lastDeadlineScan
             ledger.removeSubrange(snapshot.ledgerCount...)
             events.removeSubrange(snapshot.eventCount...)
         }

@@ -40,6 +40,9 @@ public struct RelayState: Sendable {
     var history: (any RelayHistory)?
     var sequence = 0
     var random: SplitMix64
+    /// The `now` of the last deadline scan: with operations at the clock's time, a second scan in the same second finds
+    /// nothing more (every deadline set since lies at or after it), so the tick after each request skips the rescan.
+    var lastDeadlineScan: Int64?
     /// What the open operation may have to put back.
     var snapshot: Snapshot?
 

@@ -65,12 +65,21 @@ public struct TaskTable: Sendable, Sequence, Equatable {
         static func < (a: Self, b: Self) -> Bool { a.priority != b.priority ? a.priority > b.priority : a.sequence < b.sequence }
     }
 
+    /// A queued task of one model, ordered by creation.
+    struct ModelQueueEntry: Sendable, Hashable, Comparable {
+        var sequence: Int
+        var commitment: String
+        static func < (a: Self, b: Self) -> Bool { a.sequence < b.sequence }
+    }
+
     private(set) var storage: [String: RelayTask] = [:]
     private(set) var journal: [String: RelayTask?]?
     /// Queued tasks in dispatch order.
     private(set) var queue: [QueueKey] = []
     /// How many tasks each creator has queued.
     private(set) var queuedByCreator: [String: Int] = [:]
+    /// Queued tasks by base model, in creation order (`sequence`, `commitment`).
+    private(set) var queuedByModel: [String: [ModelQueueEntry]] = [:]
     /// Commitments held here that carry a task id, by task id.
     private(set) var byTaskID: [String: Set<String>] = [:]
     /// Commitments held here that are terminal (to be dropped from memory once their operation is stored).
@@ -157,8 +166,10 @@ public struct TaskTable: Sendable, Sequence, Equatable {
     private mutating func index(_ task: RelayTask) {
         if task.status == .queued {
             let key = QueueKey(task)
-            queue.insert(key, at: insertionPoint(key))
+            queue.insert(key, at: Self.insertionPoint(key, in: queue))
             queuedByCreator[task.creator, default: 0] += 1
+            let entry = ModelQueueEntry(sequence: task.sequence, commitment: task.commitment)
+            queuedByModel[task.baseModel, default: []].insert(entry, at: Self.insertionPoint(entry, in: queuedByModel[task.baseModel] ?? []))
         }
         if task.status.isTerminal { terminal.insert(task.commitment) }
         if let id = task.taskID { byTaskID[id, default: []].insert(task.commitment) }
@@ -167,10 +178,16 @@ public struct TaskTable: Sendable, Sequence, Equatable {
     private mutating func unindex(_ task: RelayTask) {
         if task.status == .queued {
             let key = QueueKey(task)
-            let at = insertionPoint(key)
+            let at = Self.insertionPoint(key, in: queue)
             if at < queue.count, queue[at] == key { queue.remove(at: at) }
             let left = (queuedByCreator[task.creator] ?? 1) - 1
             queuedByCreator[task.creator] = left > 0 ? left : nil
+            let entry = ModelQueueEntry(sequence: task.sequence, commitment: task.commitment)
+            if var entries = queuedByModel[task.baseModel] {
+                let at = Self.insertionPoint(entry, in: entries)
+                if at < entries.count, entries[at] == entry { entries.remove(at: at) }
+                queuedByModel[task.baseModel] = entries.isEmpty ? nil : entries
+            }
         }
         if task.status.isTerminal { terminal.remove(task.commitment) }
         if let id = task.taskID {
@@ -179,12 +196,12 @@ public struct TaskTable: Sendable, Sequence, Equatable {
         }
     }
 
-    /// The first position whose key does not come before `key`.
-    private func insertionPoint(_ key: QueueKey) -> Int {
-        var low = 0, high = queue.count
+    /// The first position in sorted `array` whose element does not come before `key`.
+    private static func insertionPoint<T: Comparable>(_ key: T, in array: [T]) -> Int {
+        var low = 0, high = array.count
         while low < high {
             let mid = (low + high) / 2
-            if queue[mid] < key { low = mid + 1 } else { high = mid }
+            if array[mid] < key { low = mid + 1 } else { high = mid }
         }
         return low
     }

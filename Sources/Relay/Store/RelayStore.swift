@@ -110,7 +110,7 @@ public final class RelayStore: Sendable {
         var fresh = RelayState(config: config, seed: seed)
         fresh.history = self
         var changes = RelayState.Changes()
-        changes.meta = fresh.meta
+        changes.meta = RelayState.Meta(sequence: fresh.sequenceNumber, random: fresh.randomState, deposits: fresh.totalDeposits, downloads: [:])
         try save(changes)
         return fresh
     }
@@ -125,14 +125,13 @@ public final class RelayStore: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         try queue.write { db in
             if let meta = changes.meta {
-                let downloads = String(decoding: try encoder.encode(meta.downloads), as: UTF8.self)
                 let statement = try db.cachedStatement(
                     sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-                for (key, value) in [
-                    ("sequence", String(meta.sequence)), ("random", String(meta.random)), ("deposits", meta.deposits.decimalString),
-                    ("downloads", downloads),
-                ] {
-                    try statement.execute(arguments: [key, value])
+                if let sequence = meta.sequence { try statement.execute(arguments: ["sequence", String(sequence)]) }
+                if let random = meta.random { try statement.execute(arguments: ["random", String(random)]) }
+                if let deposits = meta.deposits { try statement.execute(arguments: ["deposits", deposits.decimalString]) }
+                if let downloads = meta.downloads {
+                    try statement.execute(arguments: ["downloads", String(decoding: try encoder.encode(downloads), as: UTF8.self)])
                 }
             }
             if !changes.tasks.isEmpty {

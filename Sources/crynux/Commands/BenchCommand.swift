@@ -3,9 +3,72 @@ import CrynuxSDK
 import EmbeddedNetwork
 import Foundation
 import NodeKit
+import Relay
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Engine.self, Network.self, Client.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [Engine.self, Network.self, Client.self, RelayLoad.self, RelayHistory.self])
+
+    struct RelayHistory: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "relay-history",
+            abstract: "Append finished tasks (with their ledger rows and events) to a relay's database, for bench-relay.sh.")
+        @Option(name: .customLong("data-dir"), help: "The relay's data directory (relay.sqlite).") var dataDir: String
+        @Option(help: "Finished tasks to append.") var tasks: Int
+        func run() throws {
+            guard (0...100_000_000).contains(tasks) else { throw CLIError("--tasks must be 0…100000000") }
+            do {
+                try DataDirectory.makePrivate(dataDir)
+                let store = try RelayStore(path: dataDir + "/relay.sqlite")
+                try store.appendSyntheticHistory(count: tasks) { done in
+                    FileHandle.standardError.write(Data("\rhistory: \(done)/\(tasks) tasks".utf8))
+                }
+                FileHandle.standardError.write(Data("\n".utf8))
+                try store.close()
+            } catch { throw CLIError("\(error)", exitCode: 1) }
+        }
+    }
+
+    struct RelayLoad: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "relay",
+            abstract: "Signed creates, reads and whole task lifecycles over HTTP against a running `crynux relay --dev --validation-rate 0`.",
+            discussion: "Prints JSON lines: {\"op\", \"n\", \"p50_ms\", \"p99_ms\", \"per_s\"}.")
+        @Option(help: "The relay's base URL.") var relay: String
+        @Option(help: "Task creations (default 2000).") var creates = 2000
+        @Option(help: "Requests in flight (default 1).") var concurrency = 1
+        @Option(help: "Funded creators (default 8).") var creators = 8
+        @Option(help: "Signed task reads after the creations (default 0).") var reads = 0
+        @Option(name: .customLong("lifecycle-tasks"), help: "Whole tasks through nodes (default 0: none).") var lifecycleTasks = 0
+        @Option(help: "Nodes for the lifecycle workload (default 8).") var nodes = 8
+        func run() async throws {
+            guard creates >= 0, reads >= 0, lifecycleTasks >= 0, (1...1024).contains(concurrency), (1...1024).contains(creators), (1...256).contains(nodes) else {
+                throw CLIError("counts must be ≥ 0; --concurrency and --creators 1…1024, --nodes 1…256")
+            }
+            func line(_ op: String, _ f: RelayBenchmark.Figures) {
+                guard !f.latency.samples.isEmpty else { return }
+                emit(String(
+                    format: #"{"op": "%@", "n": %d, "concurrency": %d, "p50_ms": %.3f, "p99_ms": %.3f, "per_s": %.1f}"#, op, f.latency.samples.count,
+                    concurrency, f.latency.median * 1000, f.latency.quantile(0.99) * 1000, f.perSecond))
+            }
+            do {
+                let funded = try await RelayBenchmark.creators(relay: relay, count: creators)
+                if creates > 0 {
+                    line("create", try await RelayBenchmark.creates(count: creates, concurrency: concurrency, creators: funded))
+                }
+                if reads > 0 {
+                    let listed = try await RelayBenchmark.oneTaskEach(creators: funded)
+                    line("get", try await RelayBenchmark.reads(count: reads, concurrency: concurrency, tasks: listed))
+                }
+                if lifecycleTasks > 0 {
+                    let l = try await RelayBenchmark.lifecycle(relay: relay, nodes: nodes, creators: funded, tasks: lifecycleTasks)
+                    for (op, f) in [("lifecycle_create", l.create), ("lifecycle_get", l.get), ("lifecycle_score", l.score), ("lifecycle_validate", l.validate), ("lifecycle_upload", l.upload)] {
+                        line(op, f)
+                    }
+                    emit(String(format: #"{"op": "lifecycle_tasks", "n": %d, "per_s": %.1f}"#, lifecycleTasks, l.tasksPerSecond))
+                }
+            } catch { throw CLIError("\(error)", exitCode: 1) }
+        }
+    }
 
     struct Client: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
