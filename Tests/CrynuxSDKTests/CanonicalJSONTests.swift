@@ -1,7 +1,42 @@
+import Foundation
 import Testing
 @testable import CrynuxSDK
 
 @Suite struct CanonicalJSONTests {
+    /// Strings are written byte by byte; the escapes equal a scalar-by-scalar writer of Go's rules (quote,
+    /// backslash, control characters, <, >, &, U+2028, U+2029) on random text rich in those and in other E2 80 xx
+    /// characters.
+    @Test func stringEscapesMatchAScalarByScalarWriter() {
+        func reference(_ s: String) -> String {
+            var out = "\""
+            for scalar in s.unicodeScalars {
+                switch scalar.value {
+                case 0x22: out += "\\\""
+                case 0x5C: out += "\\\\"
+                case 0x0A: out += "\\n"
+                case 0x0D: out += "\\r"
+                case 0x09: out += "\\t"
+                case 0x08: out += "\\b"
+                case 0x0C: out += "\\f"
+                case 0x00..<0x20, 0x3C, 0x3E, 0x26: out += String(format: "\\u%04x", scalar.value)
+                case 0x2028, 0x2029: out += String(format: "\\u%04x", scalar.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let alphabet: [UInt32] = [0x00, 0x01, 0x08, 0x09, 0x0A, 0x0C, 0x0D, 0x1F, 0x20, 0x22, 0x26, 0x2F, 0x3C, 0x3E, 0x41, 0x5C, 0x7F, 0xE9,
+                                  0x2000, 0x2027, 0x2028, 0x2029, 0x202A, 0x20AC, 0x4E2D, 0x1F600]
+        var rng = SplitMix64(seed: 2028)
+        for _ in 0..<3_000 {
+            var s = ""
+            for _ in 0..<Int(rng.next() % 12) { s.unicodeScalars.append(Unicode.Scalar(alphabet[Int(rng.next() % UInt64(alphabet.count))])!) }
+            var out: [UInt8] = []
+            CanonicalJSON.writeString(s, into: &out)
+            #expect(String(decoding: out, as: UTF8.self) == reference(s), "\(Array(s.unicodeScalars))")
+        }
+    }
+
     @Test func stableUnderKeyReordering() throws {
         var rng = SplitMix64(seed: 7)
         for c in try Fixture.cases("relay-signing") {

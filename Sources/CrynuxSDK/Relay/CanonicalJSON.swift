@@ -58,8 +58,13 @@ public enum CanonicalJSON {
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for scalar in s.unicodeScalars {
-            switch scalar.value {
+        // Byte by byte over the UTF-8 (a Swift string is always valid UTF-8): only ASCII bytes and U+2028/U+2029
+        // (E2 80 A8/A9) are ever escaped, every other byte is copied as it is.
+        let bytes = s.utf8
+        var i = bytes.startIndex
+        while i != bytes.endIndex {
+            let b = bytes[i]
+            switch b {
             case 0x22: out.append(contentsOf: [0x5C, 0x22])
             case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
             case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
@@ -69,12 +74,22 @@ public enum CanonicalJSON {
             case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
             case 0x00..<0x20, 0x3C, 0x3E, 0x26:
                 out.append(contentsOf: "\\u00".utf8)
-                out.append(hexDigits[Int(scalar.value >> 4)])
-                out.append(hexDigits[Int(scalar.value & 0xF)])
-            case 0x2028: out.append(contentsOf: "\\u2028".utf8)
-            case 0x2029: out.append(contentsOf: "\\u2029".utf8)
-            default: out.append(contentsOf: String(scalar).utf8)
+                out.append(hexDigits[Int(b >> 4)])
+                out.append(hexDigits[Int(b & 0xF)])
+            case 0xE2:
+                let j = bytes.index(after: i)
+                if j != bytes.endIndex, bytes[j] == 0x80 {
+                    let k = bytes.index(after: j)
+                    if k != bytes.endIndex, bytes[k] == 0xA8 || bytes[k] == 0xA9 {
+                        out.append(contentsOf: (bytes[k] == 0xA8 ? "\\u2028" : "\\u2029").utf8)
+                        i = bytes.index(after: k)
+                        continue
+                    }
+                }
+                out.append(b)
+            default: out.append(b)
             }
+            i = bytes.index(after: i)
         }
         out.append(UInt8(ascii: "\""))
     }

@@ -44,11 +44,12 @@ struct Bench: ParsableCommand {
             guard creates >= 0, reads >= 0, lifecycleTasks >= 0, (1...1024).contains(concurrency), (1...1024).contains(creators), (1...256).contains(nodes) else {
                 throw CLIError("counts must be ≥ 0; --concurrency and --creators 1…1024, --nodes 1…256")
             }
-            func line(_ op: String, _ f: RelayBenchmark.Figures) {
+            // `concurrency` is that of the creations and reads; the lifecycle steps run as many at once as nodes and creators.
+            func line(_ op: String, _ f: RelayBenchmark.Figures, inFlight: Int? = nil) {
                 guard !f.latency.samples.isEmpty else { return }
                 emit(String(
                     format: #"{"op": "%@", "n": %d, "concurrency": %d, "p50_ms": %.3f, "p99_ms": %.3f, "per_s": %.1f}"#, op, f.latency.samples.count,
-                    concurrency, f.latency.median * 1000, f.latency.quantile(0.99) * 1000, f.perSecond))
+                    inFlight ?? concurrency, f.latency.median * 1000, f.latency.quantile(0.99) * 1000, f.perSecond))
             }
             do {
                 let funded = try await RelayBenchmark.creators(relay: relay, count: creators)
@@ -62,7 +63,7 @@ struct Bench: ParsableCommand {
                 if lifecycleTasks > 0 {
                     let l = try await RelayBenchmark.lifecycle(relay: relay, nodes: nodes, creators: funded, tasks: lifecycleTasks)
                     for (op, f) in [("lifecycle_create", l.create), ("lifecycle_get", l.get), ("lifecycle_score", l.score), ("lifecycle_validate", l.validate), ("lifecycle_upload", l.upload)] {
-                        line(op, f)
+                        line(op, f, inFlight: nodes + creators)
                     }
                     emit(String(format: #"{"op": "lifecycle_tasks", "n": %d, "per_s": %.1f}"#, lifecycleTasks, l.tasksPerSecond))
                 }
