@@ -54,9 +54,6 @@ public actor RelayService {
     /// Every task the relay has, finished ones included, in creation order (read from the store: for tools and tests).
     public func allTasks() throws -> [RelayTask] { try store.allTasks() }
 
-    /// The store's ledger rows in order (for tools and tests).
-    public func storedLedger() throws -> [LedgerEntry] { try store.ledger() }
-
     /// Events with `id >= start`, at most `limit`, optionally of one type, node or task (read from the store).
     public func events(from start: Int, limit: Int, type: String?, node: String?, task: String?) throws(RelayError) -> [RelayEvent] {
         do { return try store.events(from: start, limit: limit, type: type, node: node, task: task) } catch { throw .storage(error) }

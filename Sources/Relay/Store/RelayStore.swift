@@ -202,12 +202,10 @@ public final class RelayStore: Sendable {
         }
     }
 
-    /// Ledger rows in order, optionally of one account.
-    public func ledger(account: String? = nil) throws -> [LedgerEntry] {
+    /// Every ledger row in order (tests and tools; the relay itself never reads them all).
+    public func ledger() throws -> [LedgerEntry] {
         try queue.read { db in
-            let rows = try account.map {
-                try Row.fetchAll(db, sql: "SELECT id, time, kind, account, amount, task FROM ledger WHERE account = ? ORDER BY id", arguments: [$0])
-            } ?? Row.fetchAll(db, sql: "SELECT id, time, kind, account, amount, task FROM ledger ORDER BY id")
+            let rows = try Row.fetchAll(db, sql: "SELECT id, time, kind, account, amount, task FROM ledger ORDER BY id")
             return try rows.map { row in
                 guard let kind = LedgerKind(rawValue: row["kind"]), let amount = Wei(decimal: row["amount"] as String) else {
                     throw RelayStoreError("bad ledger row \(row["id"] as Int)")
