@@ -153,10 +153,10 @@ final class CancellationFlag: @unchecked Sendable {
 
 /// Runs prompts through a model: greedy or sampled decoding, stop strings, several sequences (the prompt is
 /// evaluated once and its cache shared), streaming, and the network's `GPTTaskArgs` → `GPTTaskResponse`.
-/// Calls from several threads are served one at a time.
+/// Calls from several threads run together: each pass over the weights serves every request in flight (continuous
+/// batching), and each request's result is bit-identical to running it alone.
 public final class TextGenerator: @unchecked Sendable {
-    // The model, tokenizer and template are immutable; `lock` serialises generations (the pool runs one job
-    // at a time) and guards `variants`.
+    // The model, tokenizer and template are immutable; `lock` guards `variants`; the scheduler owns the pool.
     /// The model.
     public let model: LlamaModel
     /// Its tokenizer.
@@ -166,11 +166,14 @@ public final class TextGenerator: @unchecked Sendable {
     let pool: ThreadPool
     private let lock = NSLock()
     private var variants: [WeightQuantization: LlamaModel] = [:]
-    private let counterLock = NSLock()
-    private var decoded = 0
+    /// Runs every generation in flight together (continuous batching).
+    let scheduler: BatchScheduler
 
     /// Tokens this generator has chosen since it was made (all requests, all sequences).
-    public var tokensGenerated: Int { counterLock.withLock { decoded } }
+    public var tokensGenerated: Int { scheduler.tokensGenerated }
+
+    /// Passes over the weights so far that served more than one request at once (continuous batching at work).
+    public var passesWithSeveralRequests: Int { scheduler.passesWithSeveralRequests }
 
     /// Loads everything from a GGUF file and computes on `threads` threads.
     public init(path: String, threads: Int = 1) throws {
@@ -179,16 +182,20 @@ public final class TextGenerator: @unchecked Sendable {
         tokenizer = try BPETokenizer(gguf: file)
         chatTemplate = try file["tokenizer.chat_template"]?.string.map { try ChatTemplate(source: $0) }
         pool = ThreadPool(threads: threads)
+        scheduler = BatchScheduler(model: model, tokenizer: tokenizer, pool: pool)
     }
+
+    deinit { scheduler.stop() }
 
     /// The most sequences one request may ask for (`num_return_sequences`): each holds a copy of the KV cache.
     public static let maxSequences = 16
 
     /// Generates up to `maxNewTokens` after `prompt`, `count` times; `onEvent` sees every token and the end
-    /// of every sequence as they happen. `isCancelled` is polled between tokens.
+    /// of every sequence as they happen, on the engine's thread. `isCancelled` is polled between tokens. Requests from
+    /// several threads are decoded together; each result is the same as alone.
     public func generate(
         prompt: [Int], maxNewTokens: Int, stopStrings: [String] = [], sampling: SamplingOptions = SamplingOptions(), count: Int = 1,
-        quantization: WeightQuantization = .original, isCancelled: () -> Bool = { false }, onEvent: ((GenerationEvent) -> Void)? = nil
+        quantization: WeightQuantization = .original, isCancelled: @escaping () -> Bool = { false }, onEvent: ((GenerationEvent) -> Void)? = nil
     ) throws(EngineError) -> [GeneratedSequence] {
         guard !prompt.isEmpty else { throw EngineError("the prompt is empty", kind: .invalidArgument) }
         guard maxNewTokens >= 0 else { throw EngineError("max_new_tokens must not be negative", kind: .invalidArgument) }
@@ -201,43 +208,21 @@ public final class TextGenerator: @unchecked Sendable {
                 "the prompt (\(prompt.count) tokens) plus \(maxNewTokens) new tokens exceed the context of \(model.config.contextLength)",
                 kind: .invalidArgument)
         }
-        lock.lock()
-        defer { lock.unlock() }
-        let model = try variant(quantization)
-        var random = EngineRandom(seed: sampling.seed)
-        let shared = InferenceSession(model: model, capacity: prompt.count + maxNewTokens, pool: pool)
-        try shared.evaluate(prompt)
-        var results: [GeneratedSequence] = []
-        for index in 0..<count {
-            let session = index == count - 1 ? shared : shared.fork()
-            var generated: [Int] = []
-            var finish = FinishReason.length
-            var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
-            while generated.count < maxNewTokens {
-                if isCancelled() { throw EngineError("the generation was cancelled", kind: .cancelled) }
-                let next = choose(session.logits, history: prompt + generated, sampling, &random)
-                generated.append(next)
-                counterLock.withLock { decoded += 1 }
-                if let onEvent { onEvent(.token(index: index, id: next, text: detokenizer.append(next))) }
-                if next == tokenizer.eosID {
-                    finish = .stop
-                    break
-                }
-                if !stopStrings.isEmpty {
-                    let text = tokenizer.decode(generated, skipSpecial: true)
-                    if stopStrings.contains(where: { !$0.isEmpty && text.hasSuffix($0) }) { break }
-                }
-                if generated.count < maxNewTokens { try session.evaluate(next) }
-            }
-            let sequence = GeneratedSequence(tokens: generated, text: tokenizer.decode(generated, skipSpecial: true), finishReason: finish)
-            if let onEvent {
-                let rest = detokenizer.flush()
-                if !rest.isEmpty { onEvent(.token(index: index, id: -1, text: rest)) }
-                onEvent(.finished(index: index, sequence: sequence))
-            }
-            results.append(sequence)
+        if let bad = prompt.first(where: { [vocabulary = self.model.config.vocabulary] in $0 < 0 || $0 >= vocabulary }) {
+            throw EngineError("token id \(bad) is outside the vocabulary", kind: .invalidArgument)
         }
-        return results
+        lock.lock()
+        let built = Result { () throws(EngineError) in try variant(quantization) }
+        lock.unlock()
+        let model = try built.get()
+        // Run by the scheduler's thread together with every other request in flight; this thread waits for it.
+        let job = GenerationJob(
+            model: model, prompt: prompt, maxNewTokens: maxNewTokens, stopStrings: stopStrings, sampling: sampling, count: count, pool: pool,
+            tokenizer: tokenizer, isCancelled: isCancelled, onEvent: onEvent)
+        scheduler.submit(job)
+        job.done.wait()
+        guard let outcome = job.outcome else { throw EngineError("the engine lost a request") }
+        return try outcome.get()
     }
 
     /// The same generation as an `AsyncSequence` of events, computed on a thread of its own; ending the
@@ -332,7 +317,7 @@ public final class TextGenerator: @unchecked Sendable {
     }
 
     /// Picks the next token from `logits` (see `SamplingOptions` for the order of the steps).
-    func choose(_ raw: [Float], history: [Int], _ o: SamplingOptions, _ random: inout EngineRandom) -> Int {
+    static func choose(_ raw: [Float], history: [Int], _ o: SamplingOptions, _ random: inout EngineRandom) -> Int {
         var logits = raw
         if let penalty = o.repetitionPenalty, penalty != 1 {
             for id in Set(history) where id < logits.count {

@@ -1,0 +1,174 @@
+import Crypto
+import CrynuxSDK
+import Foundation
+@testable import NodeKit
+import TestSupport
+import Testing
+
+/// Continuous batching must not change a single bit: a request decoded beside others, in any mix and order, gives what
+/// it gives alone, so exact-match validation holds whatever each node's load was.
+@Suite(.serialized) struct BatchingTests {
+    static let generator: TextGenerator? = try? TextGenerator(path: BundledModel.path, threads: 1)
+
+    struct Request: Sendable {
+        var prompt: [Int]
+        var maxNewTokens: Int
+        var sampling = SamplingOptions()
+        var count = 1
+    }
+
+    /// Requests of every kind: greedy and seeded, one and several sequences, prompts shorter and longer than a pass
+    /// (so they are prefilled in chunks between other requests' decoding steps), and prompts sharing a beginning.
+    static func requests(_ g: TextGenerator) -> [Request] {
+        let long = g.tokenizer.encode(String(repeating: "The quick brown fox jumps over the lazy dog while the band plays on. ", count: 12))
+        let question = g.tokenizer.encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
+        let followUp = g.tokenizer.encode(
+            "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\nParis.<|im_end|>\n<|im_start|>user\nAnd of Italy?<|im_end|>\n<|im_start|>assistant\n")
+        return [
+            Request(prompt: question, maxNewTokens: 20),
+            Request(prompt: [504, 3575, 282, 4649, 314], maxNewTokens: 24, sampling: SamplingOptions(doSample: true, temperature: 0.9, topK: 40, topP: 0.95, repetitionPenalty: 1.1, seed: 1234), count: 2),
+            Request(prompt: long, maxNewTokens: 8),
+            Request(prompt: followUp, maxNewTokens: 16, sampling: SamplingOptions(doSample: true, temperature: 1.3, minP: 0.05, seed: 7)),
+            Request(prompt: g.tokenizer.encode("Once upon a time"), maxNewTokens: 30, sampling: SamplingOptions(doSample: true, temperature: 0.7, typicalP: 0.9, seed: 99), count: 3),
+            Request(prompt: question, maxNewTokens: 5, sampling: SamplingOptions(doSample: true, seed: 5)),
+        ]
+    }
+
+    /// The reference: one session, the prompt evaluated on its own, then token by token, sequences one after another
+    /// from copies of the prompt's cache, with the engine's documented sampler and random stream.
+    static func alone(_ g: TextGenerator, _ r: Request) throws -> [[Int]] {
+        let session = InferenceSession(model: g.model, capacity: r.prompt.count + r.maxNewTokens, threads: 1)
+        try session.evaluate(r.prompt)
+        var random = EngineRandom(seed: r.sampling.seed)
+        var sequences: [[Int]] = []
+        for index in 0..<r.count {
+            let s = index == r.count - 1 ? session : session.fork()
+            var generated: [Int] = []
+            while generated.count < r.maxNewTokens {
+                let next = TextGenerator.choose(s.logits, history: r.prompt + generated, r.sampling, &random)
+                generated.append(next)
+                if next == g.tokenizer.eosID { break }
+                if generated.count < r.maxNewTokens { try s.evaluate(next) }
+            }
+            sequences.append(generated)
+        }
+        return sequences
+    }
+
+    /// Runs `requests` at once from threads of their own, each starting after its delay; their token sequences.
+    static func together(_ g: TextGenerator, _ requests: [(Request, delayMs: Int)]) throws -> [[[Int]]] {
+        let results = Locked<[Int: Result<[[Int]], EngineError>]>([:])
+        let group = DispatchGroup()
+        for (i, (r, delay)) in requests.enumerated() {
+            group.enter()
+            let thread = Thread {
+                if delay > 0 { Thread.sleep(forTimeInterval: Double(delay) / 1000) }
+                let outcome = Result { () throws(EngineError) in
+                    try g.generate(prompt: r.prompt, maxNewTokens: r.maxNewTokens, sampling: r.sampling, count: r.count).map(\.tokens)
+                }
+                results.withLock { $0[i] = outcome }
+                group.leave()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        group.wait()
+        return try (0..<requests.count).map { i in try #require(results.withLock { $0[i] }).get() }
+    }
+
+    @Test func logitsOfASessionDoNotDependOnWhatElseIsInThePass() throws {
+        let g = try #require(Self.generator)
+        let prompts = Self.requests(g).map(\.prompt).prefix(4).map { Array($0.prefix(40)) }
+        // Alone: each prompt evaluated by itself, then one decode step with token 42.
+        var expected: [[UInt32]] = []
+        for p in prompts {
+            let s = InferenceSession(model: g.model, capacity: 64, threads: 1)
+            try s.evaluate(p)
+            try s.evaluate(42)
+            expected.append(s.logits.map(\.bitPattern))
+        }
+        // Together, in three orders: prompts split into chunks of different sizes beside other sessions' rows.
+        let workspace = BatchWorkspace(model: g.model, rows: 64, logitRows: 64)
+        for order in [[0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]] {
+            let sessions = prompts.map { _ in InferenceSession(model: g.model, capacity: 64, threads: 1) }
+            var done = prompts.map { _ in 0 }
+            var chunk = 7
+            while zip(done, prompts).contains(where: { $0 < $1.count }) {
+                var segments: [BatchSegment] = []
+                for i in order where done[i] < prompts[i].count {
+                    let end = min(prompts[i].count, done[i] + chunk + i)
+                    segments.append(BatchSegment(session: sessions[i], tokens: prompts[i][done[i]..<end], computeLogits: end == prompts[i].count))
+                    done[i] = end
+                }
+                BatchForward.run(segments, model: g.model, pool: g.pool, workspace: workspace)
+                chunk = chunk % 11 + 3
+            }
+            BatchForward.run(
+                order.map { BatchSegment(session: sessions[$0], tokens: [42], computeLogits: true) }, model: g.model, pool: g.pool, workspace: workspace)
+            for i in order { #expect(sessions[i].logits.map(\.bitPattern) == expected[i], "prompt \(i) in order \(order)") }
+        }
+    }
+
+    @Test func requestsDecodedTogetherGiveTheSameTokensAsAloneInEveryMixAndOrder() throws {
+        let g = try #require(Self.generator)
+        let requests = Self.requests(g)
+        let expected = try requests.map { try Self.alone(g, $0) }
+        let before = g.scheduler.passesWithSeveralRequests
+        let mixes: [[(Int, Int)]] = [
+            [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0)],
+            [(5, 0), (4, 30), (3, 0), (2, 60), (1, 10), (0, 90)],
+            [(2, 0), (0, 5), (2, 5), (4, 0), (4, 40)],
+            [(3, 0), (1, 0)],
+        ]
+        for mix in mixes {
+            let got = try Self.together(g, mix.map { (requests[$0.0], $0.1) })
+            for (k, (i, _)) in mix.enumerated() { #expect(got[k] == expected[i], "request \(i) in mix \(mix.map(\.0))") }
+        }
+        #expect(g.scheduler.passesWithSeveralRequests > before + 10, "the requests really shared passes")
+    }
+
+    @Test func aTasksResultFileAndScoreAreTheSameBytesAloneAndBatched() throws {
+        let g = try #require(Self.generator)
+        let tasks = [
+            GPTTaskArgs(model: BundledModel.huggingFaceID, messages: [.text(.user, "What is 2+2?")], generationConfig: GenerationConfig(maxNewTokens: 24)),
+            GPTTaskArgs(
+                model: BundledModel.huggingFaceID, messages: [.text(.system, "Be brief."), .text(.user, "Name a colour.")],
+                generationConfig: GenerationConfig(maxNewTokens: 16, doSample: true, temperature: 0.8, topP: 0.9, numReturnSequences: 2), seed: 31),
+            GPTTaskArgs(model: BundledModel.huggingFaceID, messages: [.text(.user, "Write a haiku about the sea.")], generationConfig: GenerationConfig(maxNewTokens: 32), seed: 4),
+        ]
+        @Sendable func file(_ t: GPTTaskArgs) throws -> [UInt8] { try g.run(task: t).resultFile }
+        func score(_ bytes: [UInt8]) -> String { Hex.encode(SHA256.hash(data: bytes), prefix: true) }
+        let alone = try tasks.map(file)
+        for order in [[0, 1, 2], [2, 0, 1], [1, 2, 0, 0]] {
+            let files = Locked<[Int: [UInt8]]>([:])
+            let group = DispatchGroup()
+            for (k, i) in order.enumerated() {
+                group.enter()
+                Thread {
+                    let bytes = try? file(tasks[i])
+                    files.withLock { $0[k] = bytes }
+                    group.leave()
+                }.start()
+            }
+            group.wait()
+            for (k, i) in order.enumerated() {
+                let bytes = try #require(files.withLock { $0[k] })
+                #expect(bytes == alone[i], "0.json of task \(i) in order \(order)")
+                #expect(score(bytes) == score(alone[i]))
+            }
+        }
+    }
+}
+
+/// A value shared between threads under a lock.
+final class Locked<Value>: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
