@@ -55,11 +55,13 @@ struct Harness {
         try step { try $0.join(Self.node(i), .init(gpuName: gpu, gpuVRAM: vram, modelIDs: [Self.model], version: "3.5.0", staking: Wei(cnx: stake)), now: now) }
     }
 
-    mutating func create(_ identity: TaskIdentity, fee: Wei = Harness.fee, gpu: String = "", gpuVRAM: Int = 0) throws -> RelayTask {
+    mutating func create(_ identity: TaskIdentity, fee: Wei = Harness.fee, gpu: String = "", gpuVRAM: Int = 0, args: String = Harness.args) throws
+        -> RelayTask
+    {
         let (creator, now) = (creator, now)
         return try step {
             try $0.createTask(
-                .init(commitment: "0x" + Hex.encode(identity.commitment), taskArgs: Self.args, taskType: .llm, nonce: identity.nonceHex,
+                .init(commitment: "0x" + Hex.encode(identity.commitment), taskArgs: args, taskType: .llm, nonce: identity.nonceHex,
                       modelIDs: [Self.model], requiredGPU: gpu, requiredGPUVRAM: gpuVRAM, fee: fee),
                 creator: creator, now: now)
         }

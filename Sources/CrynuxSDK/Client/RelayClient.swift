@@ -464,6 +464,21 @@ public struct RelayClient: Sendable {
         return c
     }
 
+    /// Declares how many tasks this node holds at once (our relay's `node_slots` extension, docs/slots.md).
+    public func declareSlots(_ slots: Int) async throws(RelayAPIError) {
+        let members = [JSONMember("address", .string(address)), JSONMember("slots", .integer(slots))]
+        _ = try await call("POST", "/v1/node/\(address)/slots", contentType: "application/json", body: signedJSON(members))
+    }
+
+    /// Every task this node holds, oldest first, once the list is not `known`, or at the latest after `wait` (our
+    /// relay's `node_slots` extension with its long poll).
+    public func currentTasks(unless known: [String], wait: Duration) async throws(RelayAPIError) -> [String] {
+        let ms = wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000
+        let data = try await call("GET", "/v1/node/\(address)/tasks", query: [("wait_ms", String(ms)), ("unless", known.joined(separator: ","))])
+        guard case .array(let items)? = data else { return [] }
+        return items.compactMap(\.stringValue)
+    }
+
     /// Submits a score.
     public func submitScore(_ commitment: String, score: String) async throws(RelayAPIError) {
         let members = [JSONMember("score", .string(score)), JSONMember("task_id_commitment", .string(commitment))]

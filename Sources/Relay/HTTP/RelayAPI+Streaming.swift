@@ -11,7 +11,9 @@ extension API {
 
     /// `GET /v1/extensions`: what this relay adds to the public protocol.
     func extensions() -> Response {
-        RelayHTTP.success(.object([JSONMember("token_stream", .integer(1)), JSONMember("long_poll", .integer(1))]))
+        RelayHTTP.success(.object([
+            JSONMember("token_stream", .integer(1)), JSONMember("long_poll", .integer(1)), JSONMember("node_slots", .integer(1)),
+        ]))
     }
 
     /// The deadline of a long poll (`wait_ms`, at most 30 s), or nil when the request does not ask to wait.

@@ -89,6 +89,8 @@ public enum RelayHTTP {
         router.post("/v2/tasks/:commitment/node_error") { request, context in await api.run { try await api.nodeError(request, context) } }
         router.get("/v1/node/:address") { _, context in await api.run { try await api.node(context) } }
         router.get("/v1/node/:address/task") { request, context in await api.run { try await api.nodeTask(request, context) } }
+        router.get("/v1/node/:address/tasks") { request, context in await api.run { try await api.nodeTasks(request, context) } }
+        router.post("/v1/node/:address/slots") { request, context in await api.run { try await api.declareSlots(request, context) } }
         for action in ["pause", "resume", "quit"] {
             router.post("/v1/node/:address/\(action)") { request, context in
                 await api.run { try await api.nodeAction(action, request, context) }

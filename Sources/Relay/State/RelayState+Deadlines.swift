@@ -68,14 +68,16 @@ extension RelayState {
             .endGroupRefund: "TaskEndGroupRefund", .endInvalidated: "TaskEndInvalidated",
         ]
         emit(names[status] ?? "Task\(status)", node: task.selectedNode ?? "", task: commitment, now: now, args: args)
-        // The node is free again.
-        if let address = task.selectedNode, var node = nodes[address], node.currentTask == commitment {
-            node.currentTask = nil
-            switch node.status {
-            case .busy: node.status = .available
-            case .pendingPause: node.status = .paused
-            case .pendingQuit: node.status = .quit
-            default: break
+        // The slot is free again; the node's state moves on once it holds no task.
+        if let address = task.selectedNode, var node = nodes[address], let slot = node.tasks.firstIndex(of: commitment) {
+            node.tasks.remove(at: slot)
+            if node.tasks.isEmpty {
+                switch node.status {
+                case .busy: node.status = .available
+                case .pendingPause: node.status = .paused
+                case .pendingQuit: node.status = .quit
+                default: break
+                }
             }
             nodes[address] = node
         }
@@ -116,7 +118,7 @@ extension RelayState {
         if node.qosSamples.count > 50 { node.qosSamples.removeFirst(node.qosSamples.count - 50) }
         if node.qosSamples.count == 50, node.longTermQoS < 2 {
             node.kickedOut = true
-            if node.currentTask == nil { node.status = .quit }
+            if node.tasks.isEmpty { node.status = .quit }
             emit("NodeKickedOut", node: address, task: "", now: now)
         }
         nodes[address] = node

@@ -11,7 +11,7 @@ extension RelayState {
     @discardableResult
     public mutating func dispatch(now: Int64, limit: Int = 100) -> [String] {
         // No node free: nothing can start (and no draw is made), whatever the queue holds.
-        guard tasks.queuedCount > 0, nodes.values.contains(where: { $0.status == .available }) else { return [] }
+        guard tasks.queuedCount > 0, nodes.values.contains(where: \.hasFreeSlot) else { return [] }
         var started: [String] = []
         for commitment in tasks.queued(first: limit) {
             guard let task = tasks[commitment] else { continue }
@@ -25,7 +25,7 @@ extension RelayState {
             t.startTime = now
             if t.taskType != .sdFinetuneLora { t.timeout = config.executionSeconds(for: t, modelSwitch: switched, forPricing: false) }
             node.status = .busy
-            node.currentTask = t.commitment
+            node.tasks.append(t.commitment)
             node.inUseModelIDs = [task.baseModel]
             tasks[t.commitment] = t
             nodes[node.address] = node
@@ -91,7 +91,8 @@ extension RelayState {
 
     /// Whether `node` may run `task` now (the filters of docs/protocol.md §5.1).
     func qualifies(_ node: RelayNode, for task: RelayTask, now: Int64, ignoringModel: Bool = false) -> Bool {
-        guard node.status == .available, !node.kickedOut, !isExcluded(node, now: now) else { return false }
+        // A free slot: an available node, or a busy one that declared more slots than it runs (docs/slots.md).
+        guard node.hasFreeSlot, !node.kickedOut, !isExcluded(node, now: now) else { return false }
         if task.requiredGPU.isEmpty {
             guard node.gpuVRAM >= task.minVRAM else { return false }
         } else {
@@ -101,6 +102,12 @@ extension RelayState {
             (node.version[1], node.version[2]) >= (v[1], v[2])
         else { return false }
         if task.taskType == .llm && node.isDarwin { return false }
+        // Copies of one validation group never share a node at once, or a node with several slots could run a whole group and
+        // agree with itself. The relay learns a group's task id only at validation; until then its copies are the tasks
+        // of one creator with the same arguments (docs/slots.md).
+        if node.tasks.contains(where: { held in tasks[held].map { $0.creator == task.creator && $0.taskArgs == task.taskArgs } ?? false }) {
+            return false
+        }
         return ignoringModel || node.modelIDs.contains(task.baseModel)
     }
 }

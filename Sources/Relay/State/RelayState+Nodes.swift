@@ -72,6 +72,19 @@ extension RelayState {
         nodes[address] = node
     }
 
+    /// The most tasks a node may hold at once (docs/slots.md).
+    public static let maxSlots = 64
+
+    /// A joined node declares how many tasks it holds at once (our `node_slots` extension, docs/slots.md). Lowering it
+    /// below what the node runs takes effect as those tasks end.
+    public mutating func declareSlots(_ address: String, slots: Int, now: Int64) throws(RelayError) {
+        var node = try existingNode(address)
+        guard node.status != .quit else { throw .validation("address", "Node not joined") }
+        guard (1...Self.maxSlots).contains(slots) else { throw .validation("slots", "must be 1…\(Self.maxSlots)") }
+        node.slots = slots
+        nodes[address] = node
+    }
+
     /// A node pauses (after its current task if it has one).
     public mutating func pause(_ address: String, now: Int64) throws(RelayError) {
         var node = try existingNode(address)
@@ -114,8 +127,11 @@ extension RelayState {
         pendingDownloads["\(address)|\(model.lowercased())"] = nil
     }
 
-    /// The commitment of the task a node should run now, if any.
+    /// The commitment of the task a node should run now, if any (the oldest when it holds several).
     public func currentTask(of address: String) throws(RelayError) -> String? { try existingNode(address).currentTask }
+
+    /// Every task a node holds now, oldest first.
+    public func currentTasks(of address: String) throws(RelayError) -> [String] { try existingNode(address).tasks }
 
     func existingNode(_ address: String) throws(RelayError) -> RelayNode {
         guard let node = nodes[address] else { throw .notFound("Node not found") }
