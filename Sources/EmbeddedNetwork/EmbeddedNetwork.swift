@@ -86,15 +86,16 @@ public final class EmbeddedNetwork: Sendable {
         if try await relay.read({ $0.balance(of: address) }) < minimum { try await fund(address, amount: amount) }
     }
 
-    /// A node of this network at `relayURL`, serving `engines` (by base model id, `base:<lowercased HF id>`).
+    /// A node of this network at `relayURL`, serving `engines` (by base model id, `base:<lowercased HF id>`), holding up
+    /// to `slots` tasks at once.
     public func node(
         relayURL: String, key: PrivateKey = .generate(), engines: [String: TextGenerator], imageEngine: (any ImageEngine)? = nil,
-        hardware: NodeHardware = NodeHardware.detect(), dataDirectory: String, pollInterval: Duration = .milliseconds(50),
+        hardware: NodeHardware = NodeHardware.detect(), dataDirectory: String, pollInterval: Duration = .milliseconds(50), slots: Int = 1,
         logger: Logger = Logger(label: "crynux.node")
     ) -> NodeWorker {
         NodeWorker(
             client: RelayClient(baseURL: relayURL, key: key), engines: engines, imageEngine: imageEngine, hardware: hardware,
-            dataDirectory: dataDirectory, pollInterval: pollInterval, logger: logger)
+            dataDirectory: dataDirectory, pollInterval: pollInterval, slots: slots, logger: logger)
     }
 
     /// Runs the relay in a `ServiceGroup`, waits until it listens, then calls `body`, which can add nodes and other

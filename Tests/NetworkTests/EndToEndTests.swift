@@ -102,10 +102,13 @@ struct LocalNetwork {
     /// Runs the relay for `body`; afterwards the nodes quit and the relay stops.
     func run(_ body: (EmbeddedNetwork.Running) async throws -> Void) async throws { try await network.withRunning(body) }
 
-    func node(_ url: String, _ generator: TextGenerator, dir: String, tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil) -> NodeWorker {
+    func node(
+        _ url: String, _ generator: TextGenerator, dir: String, slots: Int = 1, tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil
+    ) -> NodeWorker {
         NodeWorker(
             client: RelayClient(baseURL: url, key: .generate()), engines: [BundledModel.modelID: generator],
-            hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 24), dataDirectory: dir, pollInterval: .milliseconds(25), tamper: tamper)
+            hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 24), dataDirectory: dir, pollInterval: .milliseconds(25), slots: slots,
+            tamper: tamper)
     }
 
     /// A node serving `crynux-network/sdxl-turbo` through the gradient stand-in engine.
@@ -176,6 +179,52 @@ struct LocalNetwork {
             // The first task is free to go anywhere; its two copies are pinned to the GPU identity it ran on.
             let pinned = tasks.filter { !$0.requiredGPU.isEmpty }
             #expect(pinned.count == 2 && pinned.allSatisfy { $0.requiredGPU == "CPU test+Linux" && $0.requiredGPUVRAM > 0 }, "\(tasks.map(\.requiredGPU))")
+        }
+    }
+
+    @Test func validationGroupsWhoseCopiesRanInDifferentBatchMixesOnDifferentNodesAgree() async throws {
+        // Three nodes, each with its own engine and three slots: every group's copies land on three different nodes,
+        // each decoded beside other groups' tasks in whatever mix that node had at the moment.
+        let engines = try (0..<3).map { _ in try TextGenerator(path: BundledModel.path, threads: 1) }
+        let network = try LocalNetwork.make(rate: 100)
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let questions = ["What is 2+2?", "Name a primary colour.", "What is the capital of France?"]
+        let configs = [GenerationConfig(maxNewTokens: 24), GenerationConfig(maxNewTokens: 12, doSample: true, temperature: 0.8, topP: 0.9), GenerationConfig(maxNewTokens: 18)]
+        // Each answer alone, straight from an engine.
+        var alone: [String] = []
+        for (q, c) in zip(questions, configs) {
+            let args = GPTTaskArgs(model: BundledModel.huggingFaceID, messages: [.text(.user, q)], generationConfig: c, seed: 3)
+            alone.append(try engines[0].run(task: args).choices[0].message.content)
+        }
+        try await network.run { running in
+            let url = running.relayURL
+            let nodes = engines.enumerated().map { i, engine in network.node(url, engine, dir: dir + "/\(i)", slots: 3) }
+            for n in nodes { try await running.start(n) }
+            let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 100)
+            try await network.fund(app.address)
+            let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for i in questions.indices {
+                    group.addTask {
+                        let completion = try await app.chat(
+                            model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: [.text(.user, questions[i])], generation: configs[i], seed: 3)
+                        return (i, completion.choices.first?.message.content ?? "")
+                    }
+                }
+                var out = [String](repeating: "", count: questions.count)
+                for try await (i, text) in group { out[i] = text }
+                return out
+            }
+            #expect(answers == alone, "each validated answer is the one the task gives alone")
+            let tasks = try await network.service.allTasks()
+            let groups = Dictionary(grouping: tasks) { $0.taskID ?? "" }
+            #expect(groups.count == 3 && groups.values.allSatisfy { $0.count == 3 }, "three groups of three")
+            #expect(tasks.filter { $0.status == .endGroupSuccess }.count == 3 && tasks.filter { $0.status == .endGroupRefund }.count == 6, "\(tasks.map(\.status))")
+            for group in groups.values {
+                #expect(Set(group.compactMap(\.selectedNode)).count == 3, "a group's copies ran on three different nodes")
+            }
+            let mixes = engines.map(\.passesWithSeveralRequests)
+            #expect(mixes.filter { $0 > 0 }.count >= 2, "nodes decoded several tasks together: \(mixes)")
         }
     }
 

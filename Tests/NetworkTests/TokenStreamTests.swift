@@ -78,7 +78,7 @@ import Testing
 
     @Test func streamedTextAddsUpToTheResultForOneAndSeveralChoicesWithStopStrings() async throws {
         try await onNetwork { _, app, _ in
-            #expect(await app.extensions() == ["token_stream", "long_poll"])
+            #expect(await app.extensions() == ["token_stream", "long_poll", "node_slots"])
             for (label, req) in [
                 ("one choice", request([.text(.user, "Write a story about a dragon.")], maxTokens: 48)),
                 ("two choices", request([.text(.user, "Write a story about a dragon.")], maxTokens: 24, n: 2, seed: 3)),

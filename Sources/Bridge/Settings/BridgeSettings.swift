@@ -54,6 +54,10 @@ public struct BridgeSettings: Sendable, Hashable {
     /// VRAM floor (GB) of a chat task whose request has no `vram_limit` (the Crynux bridge's 24); the embedded
     /// network's node declares at least this much.
     public var defaultVRAM = 24
+    /// Tasks the embedded node runs at once (0: sized from the machine's memory at start-up).
+    public var nodeSlots = 0
+    /// The embedded node's engine threads (0: sized from the machine's cores at start-up).
+    public var nodeThreads = 0
 
     /// The defaults; the data directory follows `XDG_DATA_HOME` in `environment`.
     public init(environment: [String: String] = [:]) {
@@ -85,6 +89,8 @@ public struct BridgeSettings: Sendable, Hashable {
         ("queue_timeout_s", "CRYNUX_BRIDGE_QUEUE_TIMEOUT_S", "seconds a paid request waits for a node before its queued task is cancelled, refunded and answered 504 (300)"),
         ("key_concurrency", "CRYNUX_BRIDGE_KEY_CONCURRENCY", "paid runs one API key may have unsettled at once; more get 429 (16)"),
         ("default_vram_gb", "CRYNUX_BRIDGE_DEFAULT_VRAM_GB", "VRAM floor of a chat task whose request has no vram_limit, as the Crynux bridge (24)"),
+        ("node_slots", "CRYNUX_BRIDGE_NODE_SLOTS", "tasks the embedded node runs at once, decoded together (0: from memory, at most 16)"),
+        ("node_threads", "CRYNUX_BRIDGE_NODE_THREADS", "the embedded node's engine threads (0: one per core less one for the network, at least 1)"),
     ]
 
     /// Applies one setting by its key (from a file or the environment).
@@ -126,6 +132,8 @@ public struct BridgeSettings: Sendable, Hashable {
         case "queue_timeout_s": queueTimeout = try int(1...86400)
         case "key_concurrency": keyConcurrency = try int(1...10000)
         case "default_vram_gb": defaultVRAM = try int(1...4096)
+        case "node_slots": nodeSlots = try int(0...64)
+        case "node_threads": nodeThreads = try int(0...256)
         default: throw BridgeError("unknown setting \(key)")
         }
     }

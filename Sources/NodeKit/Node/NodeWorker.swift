@@ -94,6 +94,9 @@ public actor NodeWorker: Service {
     /// Rewrites a response before it is scored (tests use it to play a dishonest node).
     let tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)?
 
+    /// How many tasks it holds at once, declared to relays with our `node_slots` extension (others give one at a time).
+    public let slots: Int
+
     private var stopping = false
     /// Tasks this node is done with (the most recent 10,000: a node's memory does not grow with its history).
     private var finished: Set<String> = []
@@ -101,21 +104,25 @@ public actor NodeWorker: Service {
     /// Whether the data folder has been made private (0700) in this process.
     private var dataDirectoryIsPrivate = false
     private var scored: [String: [(name: String, bytes: [UInt8])]] = [:]
-    /// The relay's extensions (`token_stream`, `long_poll`), read once when serving starts.
+    /// The relay's extensions (`token_stream`, `long_poll`, `node_slots`), read once when serving starts.
     private var extensions: Set<String> = []
-    /// The current task last seen finished: a long poll waits for the relay to name another.
-    private var idleOn: String?
-    /// The long poll in flight, cancelled by `stop()` so a stopping node does not wait it out.
-    private var cancelLongPoll: (@Sendable () -> Void)?
+    /// One handler per task the node holds, each taking its task from start to upload.
+    private var handlers: [String: Task<Void, Never>] = [:]
+    /// The long polls in flight, cancelled by `stop()` so a stopping node does not wait them out.
+    private var cancelLongPolls: [Int: @Sendable () -> Void] = [:]
+    private var nextLongPoll = 0
     /// Log lines (`NodeWorker.log`), for operators and tests.
     public private(set) var log: [String] = []
 
-    /// A node serving `engines` (by base model id) on `hardware`.
+    /// A node serving `engines` (by base model id) on `hardware`, holding up to `slots` tasks at once where the relay
+    /// allows it.
     public init(
         client: RelayClient, engines: [String: TextGenerator], imageEngine: (any ImageEngine)? = nil, hardware: NodeHardware,
         version: String = "3.5.0", dataDirectory: String, pollInterval: Duration = .milliseconds(200), staking: Wei = Wei(cnx: 400),
-        network: String = "local", logger: Logger = Logger(label: "crynux.node"), tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil
+        network: String = "local", slots: Int = 1, logger: Logger = Logger(label: "crynux.node"),
+        tamper: (@Sendable (GPTTaskResponse) -> GPTTaskResponse)? = nil
     ) {
+        self.slots = max(1, slots)
         self.client = client
         self.engines = engines
         self.imageEngine = imageEngine
@@ -146,7 +153,8 @@ public actor NodeWorker: Service {
         }
     }
 
-    /// Joins (unless already joined), then polls until `stop()`.
+    /// Joins (unless already joined), then takes tasks until `stop()`; then waits for the tasks in hand to reach a step
+    /// where they can be left.
     func serve() async throws {
         if let me = try await client.ownNode(), me.status != 0 {
             note("already joined as \(me.gpuName)")
@@ -158,29 +166,83 @@ public actor NodeWorker: Service {
         }
         extensions = (try? await client.extensions()) ?? []
         if !extensions.isEmpty { note("relay extensions: \(extensions.sorted().joined(separator: ", "))") }
+        if extensions.contains("node_slots") {
+            try await client.declareSlots(slots)
+            note("holds up to \(slots) task\(slots == 1 ? "" : "s") at once")
+        }
+        var known: [String] = []
         while !stopping {
-            var waited = false
-            do { waited = try await step() } catch let error as RelayAPIError where error.isRetryable {
+            do {
+                guard let held = try await tasksHeld(unless: known) else { break }
+                known = held
+                for commitment in held where handlers[commitment] == nil && !finished.contains(commitment) {
+                    // It names a folder of ours: only a well-formed commitment (0x + 64 hex digits) is taken from the relay.
+                    guard Self.isCommitment(commitment) else {
+                        note("the relay named a malformed task commitment; ignored")
+                        markFinished(commitment)
+                        continue
+                    }
+                    handlers[commitment] = Task { await self.handle(commitment) }
+                }
+            } catch let error as RelayAPIError where error.isRetryable {
                 note("relay unreachable, retrying: \(error)")
+                try await Task.sleep(for: pollInterval)
+                continue
             }
-            if stopping { break }
-            // With the relay's long poll the step itself waited for news; otherwise poll.
-            if !waited { try await Task.sleep(for: pollInterval) }
+            // With the relay's long poll the request itself waited for news; otherwise poll.
+            if !stopping && !extensions.contains("long_poll") { try await Task.sleep(for: pollInterval) }
+        }
+        while let (commitment, handler) = handlers.first {
+            await handler.value
+            handlers[commitment] = nil
         }
     }
 
-    /// Asks the loop to end after the current step (a long poll in flight ends at once).
+    /// The tasks the relay says this node holds: all of them with `node_slots`, else its one current task. With the
+    /// relay's long poll it answers once that differs from `known`; nil when `stop()` cancelled the wait.
+    private func tasksHeld(unless known: [String]) async throws -> [String]? {
+        let client = self.client
+        if extensions.contains("node_slots") {
+            return try await longPoll { try await client.currentTasks(unless: known, wait: Self.longPoll) }
+        }
+        if extensions.contains("long_poll") {
+            guard let named = try await longPoll({ try await client.currentTask(unless: known.first, wait: Self.longPoll) }) else { return nil }
+            return named.map { [$0] } ?? []
+        }
+        return try await client.currentTask().map { [$0] } ?? []
+    }
+
+    /// Takes one task from start to upload, step by step, until it is done with it or the node stops.
+    private func handle(_ commitment: String) async {
+        while !stopping && !finished.contains(commitment) {
+            do {
+                if try await step(commitment) { continue }
+            } catch let error as RelayAPIError where error.isRetryable {
+                note("relay unreachable, retrying: \(error)")
+            } catch {
+                note("gave up on \(commitment): \(error)")
+                markFinished(commitment)
+                break
+            }
+            if !stopping { try? await Task.sleep(for: pollInterval) }
+        }
+        handlers[commitment] = nil
+    }
+
+    /// Asks the loop to end after the current step (long polls in flight end at once).
     public func stop() {
         stopping = true
-        cancelLongPoll?()
+        for cancel in cancelLongPolls.values { cancel() }
     }
 
     /// Runs one long poll so that `stop()` can cancel it; nil when it was cancelled.
     private func longPoll<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T? {
         guard !stopping else { return nil }
         let wait = Task { try await body() }
-        cancelLongPoll = { wait.cancel() }
-        defer { cancelLongPoll = nil }
+        let id = nextLongPoll
+        nextLongPoll += 1
+        cancelLongPolls[id] = { wait.cancel() }
+        defer { cancelLongPolls[id] = nil }
         do { return .some(try await wait.value) } catch where stopping || wait.isCancelled { return nil }
     }
 
@@ -205,31 +267,13 @@ public actor NodeWorker: Service {
     /// How long one long poll may wait.
     static let longPoll: Duration = .seconds(20)
 
-    /// One step: run the current task, or upload its results once validated. Returns whether it waited on the relay's
-    /// long poll (then the caller need not sleep before the next step).
-    @discardableResult
-    func step() async throws -> Bool {
+    /// One step of a task: compute it once started, upload its results once validated, and let it go once it ended.
+    /// Returns whether to take the next step at once (it made progress, or waited for news on the relay's long poll);
+    /// false when the caller should pause before asking again.
+    func step(_ commitment: String) async throws -> Bool {
         let polling = extensions.contains("long_poll")
-        let current: String?
-        if polling {
-            let client = self.client, idle = idleOn
-            guard let named = try await longPoll({ try await client.currentTask(unless: idle, wait: Self.longPoll) }) else { return true }
-            current = named
-        } else {
-            current = try await client.currentTask()
-        }
-        guard let commitment = current, !finished.contains(commitment) else {
-            idleOn = current
-            return polling
-        }
-        // It names a folder of ours: only a well-formed commitment (0x + 64 hex digits) is taken from the relay.
-        guard Self.isCommitment(commitment) else {
-            note("the relay named a malformed task commitment; ignored")
-            idleOn = commitment
-            return false
-        }
         var record = try await client.task(commitment)
-        if polling, record.status == 4, scored[commitment] != nil {
+        if polling, record.status == 4 {
             // Scored: wait for the creator's validation instead of polling for it.
             let client = self.client
             guard let changed = try await longPoll({ try await client.task(commitment, unlessStatus: 4, wait: Self.longPoll) }) else { return true }
@@ -241,14 +285,21 @@ public actor NodeWorker: Service {
             try await execute(record)
             return true
         case 5, 6, 7:  // validated, group validated, invalidated (evidence): upload
-            guard let files = scored[commitment] else { return false }
+            guard let files = scored[commitment] else {
+                markFinished(commitment)
+                return true
+            }
             try await client.uploadResults(commitment, files: files)
             note("uploaded \(commitment)")
             markFinished(commitment)
             scored[commitment] = nil
             return true
-        default:
-            return polling && record.status == 4
+        case 4:  // scored: the creator validates (with the long poll, the wait above was the pause)
+            return polling
+        default:  // ended, or not (or no longer) ours to act on
+            markFinished(commitment)
+            scored[commitment] = nil
+            return true
         }
     }
 
@@ -444,15 +495,19 @@ final class TextStreamer: @unchecked Sendable {
 
 /// `crynux node`: a worker from a keystore and a model folder, stopping cleanly on SIGTERM/SIGINT.
 public enum NodeRunner {
-    /// Loads the wallet and every model the folder's manifest lists, joins `relay`, and serves until a signal; then
+    /// Loads the wallet and every model the folder's manifest lists, joins `relay` (holding up to `slots` tasks at once
+    /// where the relay has the `node_slots` extension), and serves until a signal; then
     /// finishes the step in hand and quits the network.
-    public static func run(relay: String, keystore: String, password: String, models: String, dataDirectory: String, threads: Int) async throws {
+    public static func run(
+        relay: String, keystore: String, password: String, models: String, dataDirectory: String, threads: Int, slots: Int = 1
+    ) async throws {
         let key = try Keystore.read(from: keystore).decrypt(password: password)
         let engines = try engines(in: models, threads: threads)
         var client = RelayClient(baseURL: relay, key: key)
         try await client.synchroniseClock()
         let logger = Logger(label: "crynux.node")
-        let worker = NodeWorker(client: client, engines: engines, hardware: NodeHardware.detect(), dataDirectory: dataDirectory, logger: logger)
+        let worker = NodeWorker(
+            client: client, engines: engines, hardware: NodeHardware.detect(), dataDirectory: dataDirectory, slots: slots, logger: logger)
         logger.info("node serving", metadata: ["address": "\(key.address.checksummed)", "models": "\(engines.keys.sorted())", "relay": "\(relay)"])
         try await ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
         logger.info("node stopped")

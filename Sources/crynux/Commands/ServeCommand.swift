@@ -23,12 +23,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The paying keystore, with --relay (password: --password-file or CRYNUX_WALLET_PASSWORD).") var wallet: String?
     @Option(name: .customLong("password-file"), help: "The keystore password's file.") var passwordFile: String?
     @Option(name: .customLong("offer"), help: "Chat model ids to offer, comma-separated (with --relay).") var offer: String?
+    @Option(name: .customLong("node-slots"), help: "Tasks the embedded node runs at once, 1…64 (default: sized from memory).") var nodeSlots: Int?
+    @Option(name: .customLong("node-threads"), help: "The embedded node's engine threads, 1…256 (default: cores less one).") var nodeThreads: Int?
     func run() async throws {
         let settings: BridgeSettings
         do {
             let flags: [(String, String?)] = [
                 ("host", host), ("port", port.map(String.init)), ("relay_port", relayPort.map(String.init)), ("data_dir", dataDir), ("model_dir", models),
                 ("relay_url", relay), ("wallet", wallet), ("wallet_password_file", passwordFile), ("models", offer),
+                ("node_slots", nodeSlots.map(String.init)), ("node_threads", nodeThreads.map(String.init)),
             ]
             settings = try BridgeSettings.load(
                 configFile: config, environment: environment, flags: flags.compactMap { key, value in value.map { (key, $0) } })
