@@ -357,6 +357,37 @@ static T256 void dq256_row(int type, const uint8_t *row, int n, float *out) {
     }
 }
 
+// One dequantized row against two tokens, sharing the row's loads: even blocks first, then odd blocks. Each
+// accumulator still sees its blocks in order and the sums are dot256's, so the results are dot256_f32's bits.
+static T256 void dot256_1x2(const float *w, const float *x0, const float *x1, int n, float *y0, float *y1) {
+    int nb = n / 32;
+    __m256 e[8], o[8];
+    for (int pass = 0; pass < 2; pass++) {
+        __m256 a0l0 = _mm256_setzero_ps(), a0l1 = a0l0, a0h0 = a0l0, a0h1 = a0l0, a1l0 = a0l0, a1l1 = a0l0, a1h0 = a0l0, a1h1 = a0l0;
+        for (int b = pass; b < nb; b += 2) {
+            const float *wb = w + 32 * (size_t)b, *p0 = x0 + 32 * (size_t)b, *p1 = x1 + 32 * (size_t)b;
+            __m256 wl0 = _mm256_loadu_ps(wb), wl1 = _mm256_loadu_ps(wb + 8), wh0 = _mm256_loadu_ps(wb + 16), wh1 = _mm256_loadu_ps(wb + 24);
+            a0l0 = _mm256_fmadd_ps(wl0, _mm256_loadu_ps(p0), a0l0);
+            a0l1 = _mm256_fmadd_ps(wl1, _mm256_loadu_ps(p0 + 8), a0l1);
+            a0h0 = _mm256_fmadd_ps(wh0, _mm256_loadu_ps(p0 + 16), a0h0);
+            a0h1 = _mm256_fmadd_ps(wh1, _mm256_loadu_ps(p0 + 24), a0h1);
+            a1l0 = _mm256_fmadd_ps(wl0, _mm256_loadu_ps(p1), a1l0);
+            a1l1 = _mm256_fmadd_ps(wl1, _mm256_loadu_ps(p1 + 8), a1l1);
+            a1h0 = _mm256_fmadd_ps(wh0, _mm256_loadu_ps(p1 + 16), a1h0);
+            a1h1 = _mm256_fmadd_ps(wh1, _mm256_loadu_ps(p1 + 24), a1h1);
+        }
+        __m256 *out = pass == 0 ? e : o;
+        out[0] = a0l0; out[1] = a0l1; out[2] = a0h0; out[3] = a0h1;
+        out[4] = a1l0; out[5] = a1l1; out[6] = a1h0; out[7] = a1h1;
+    }
+    for (int t = 0; t < 2; t++) {
+        // dot256: s0 = (a00 + a10) + (a20 + a30), s1 = (a01 + a11) + (a21 + a31), then hsum8(s0 + s1).
+        __m256 s0 = _mm256_add_ps(_mm256_add_ps(e[4 * t], e[4 * t + 2]), _mm256_add_ps(o[4 * t], o[4 * t + 2]));
+        __m256 s1 = _mm256_add_ps(_mm256_add_ps(e[4 * t + 1], e[4 * t + 3]), _mm256_add_ps(o[4 * t + 1], o[4 * t + 3]));
+        *(t == 0 ? y0 : y1) = hsum8(_mm256_add_ps(s0, s1));
+    }
+}
+
 // ---- AVX-512 (16 canonical lanes in one register) ----
 #define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")))
 
@@ -606,8 +637,23 @@ void ck_matmul(int type, const void *w, size_t row_bytes, int r0, int r1, int n,
             }
         }
 #endif
-        for (; t < ntok; t++)
-            for (int i = 0; i < rows; i++) y[t * y_stride + rt + i] = g((const uint8_t *)(buf + (size_t)i * n), x + (size_t)t * n, n);
+        // Up to 8 tokens against each row in turn: the row and the tokens stay in L1 while their products are taken
+        // (the tile of rows does not fit there), two tokens per pass over the row with AVX2. Each product is the same
+        // canonical dot product, in any order.
+        for (; t < ntok; t += 8) {
+            int tn = ntok - t < 8 ? ntok - t : 8;
+            for (int i = 0; i < rows; i++) {
+                const float *wr = buf + (size_t)i * n;
+                int k = 0;
+#ifdef CK_X86
+                if (level == 1)
+                    for (; k + 2 <= tn; k += 2)
+                        dot256_1x2(wr, x + (size_t)(t + k) * n, x + (size_t)(t + k + 1) * n, n, y + (t + k) * y_stride + rt + i,
+                                   y + (t + k + 1) * y_stride + rt + i);
+#endif
+                for (; k < tn; k++) y[(t + k) * y_stride + rt + i] = g((const uint8_t *)wr, x + (size_t)(t + k) * n, n);
+            }
+        }
     }
     free(buf);
 }
