@@ -105,7 +105,11 @@ import Testing
             }
             BatchForward.run(
                 order.map { BatchSegment(session: sessions[$0], tokens: [42], computeLogits: true) }, model: g.model, pool: g.pool, workspace: workspace)
-            for i in order { #expect(sessions[i].logits.map(\.bitPattern) == expected[i], "prompt \(i) in order \(order)") }
+            for i in order {
+                // Counted rather than compared whole: a failure message diffing 49,152 logits takes minutes.
+                let differing = zip(sessions[i].logits.map(\.bitPattern), expected[i]).filter { $0 != $1 }.count
+                #expect(differing == 0, "prompt \(i) in order \(order): \(differing) logits differ")
+            }
         }
     }
 
@@ -113,7 +117,7 @@ import Testing
         let g = try #require(Self.generator)
         let requests = Self.requests(g)
         let expected = try requests.map { try Self.alone(g, $0) }
-        let before = g.scheduler.passesWithSeveralRequests
+        let before = g.scheduler.passesWithSeveralRequests, reusedBefore = g.scheduler.prefixPositionsReused
         let mixes: [[(Int, Int)]] = [
             [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0)],
             [(5, 0), (4, 30), (3, 0), (2, 60), (1, 10), (0, 90)],
@@ -125,6 +129,7 @@ import Testing
             for (k, (i, _)) in mix.enumerated() { #expect(got[k] == expected[i], "request \(i) in mix \(mix.map(\.0))") }
         }
         #expect(g.scheduler.passesWithSeveralRequests > before + 10, "the requests really shared passes")
+        #expect(g.scheduler.prefixPositionsReused > reusedBefore, "repeated and shared prompt beginnings came from the prefix cache")
     }
 
     @Test func aTasksResultFileAndScoreAreTheSameBytesAloneAndBatched() throws {

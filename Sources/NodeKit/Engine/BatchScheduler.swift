@@ -113,6 +113,7 @@ final class BatchScheduler: @unchecked Sendable {
     private var started = false
     private var generatedCount = 0
     private var sharedPasses = 0
+    private var reusedPositions = 0
     let pool: ThreadPool
     let tokenizer: BPETokenizer
     /// The most tokens in one pass (and the most requests decoding at once).
@@ -133,6 +134,9 @@ final class BatchScheduler: @unchecked Sendable {
 
     /// Passes so far that evaluated tokens of more than one request.
     var passesWithSeveralRequests: Int { condition.withLock { sharedPasses } }
+
+    /// Prompt positions taken from the prefix cache instead of being evaluated.
+    var prefixPositionsReused: Int { condition.withLock { reusedPositions } }
 
     /// Queues `job`; its `done` is signalled once `outcome` is set.
     func submit(_ job: GenerationJob) {
@@ -185,6 +189,7 @@ final class BatchScheduler: @unchecked Sendable {
             condition.unlock()
             for job in arrived {
                 job.prefilled = prefixes.reuse(for: job)
+                if job.prefilled > 0 { condition.withLock { reusedPositions += job.prefilled } }
                 active.append(job)
             }
             // Choices first: every job whose last pass left logits picks its next token (or ends).
