@@ -73,12 +73,32 @@ import Testing
             thread.start()
         }
         group.wait()
-        return try (0..<requests.count).map { i in try #require(results.withLock { $0[i] }).get() }
+        return try (0..<requests.count).map { i in
+            guard let result = results.withLock({ $0[i] }) else { throw EngineError("request \(i) never finished") }
+            return try result.get()
+        }
     }
 
-    @Test func logitsOfASessionDoNotDependOnWhatElseIsInThePass() throws {
+    /// Runs `body` on a thread of its own: these tests block for seconds, and the suites that run beside them need the
+    /// cooperative pool (two threads on a 2-core machine).
+    static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    @Test func logitsOfASessionDoNotDependOnWhatElseIsInThePass() async throws {
         let g = try #require(Self.generator)
-        let prompts = Self.requests(g).map(\.prompt).prefix(4).map { Array($0.prefix(40)) }
+        let failures = try await Self.onThread { try Self.logitsCheck(g) }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
+    /// What differed (empty when everything matched).
+    static func logitsCheck(_ g: TextGenerator) throws -> [String] {
+        var failures: [String] = []
+        let prompts = requests(g).map(\.prompt).prefix(4).map { Array($0.prefix(40)) }
         // Alone: each prompt evaluated by itself, then one decode step with token 42.
         var expected: [[UInt32]] = []
         for p in prompts {
@@ -108,15 +128,23 @@ import Testing
             for i in order {
                 // Counted rather than compared whole: a failure message diffing 49,152 logits takes minutes.
                 let differing = zip(sessions[i].logits.map(\.bitPattern), expected[i]).filter { $0 != $1 }.count
-                #expect(differing == 0, "prompt \(i) in order \(order): \(differing) logits differ")
+                if differing != 0 { failures.append("prompt \(i) in order \(order): \(differing) logits differ") }
             }
         }
+        return failures
     }
 
-    @Test func requestsDecodedTogetherGiveTheSameTokensAsAloneInEveryMixAndOrder() throws {
+    @Test func requestsDecodedTogetherGiveTheSameTokensAsAloneInEveryMixAndOrder() async throws {
         let g = try #require(Self.generator)
-        let requests = Self.requests(g)
-        let expected = try requests.map { try Self.alone(g, $0) }
+        let failures = try await Self.onThread { try Self.mixesCheck(g) }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
+    /// What differed (empty when everything matched).
+    static func mixesCheck(_ g: TextGenerator) throws -> [String] {
+        var failures: [String] = []
+        let requests = requests(g)
+        let expected = try requests.map { try alone(g, $0) }
         let before = g.scheduler.passesWithSeveralRequests, reusedBefore = g.scheduler.prefixPositionsReused
         let mixes: [[(Int, Int)]] = [
             [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0)],
@@ -125,15 +153,23 @@ import Testing
             [(3, 0), (1, 0)],
         ]
         for mix in mixes {
-            let got = try Self.together(g, mix.map { (requests[$0.0], $0.1) })
-            for (k, (i, _)) in mix.enumerated() { #expect(got[k] == expected[i], "request \(i) in mix \(mix.map(\.0))") }
+            let got = try together(g, mix.map { (requests[$0.0], $0.1) })
+            for (k, (i, _)) in mix.enumerated() where got[k] != expected[i] { failures.append("request \(i) in mix \(mix.map(\.0))") }
         }
-        #expect(g.scheduler.passesWithSeveralRequests > before + 10, "the requests really shared passes")
-        #expect(g.scheduler.prefixPositionsReused > reusedBefore, "repeated and shared prompt beginnings came from the prefix cache")
+        if g.scheduler.passesWithSeveralRequests <= before + 10 { failures.append("the requests did not really share passes") }
+        if g.scheduler.prefixPositionsReused <= reusedBefore { failures.append("no prompt beginning came from the prefix cache") }
+        return failures
     }
 
-    @Test func aTasksResultFileAndScoreAreTheSameBytesAloneAndBatched() throws {
+    @Test func aTasksResultFileAndScoreAreTheSameBytesAloneAndBatched() async throws {
         let g = try #require(Self.generator)
+        let failures = try await Self.onThread { try Self.resultFileCheck(g) }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
+    /// What differed (empty when everything matched).
+    static func resultFileCheck(_ g: TextGenerator) throws -> [String] {
+        var failures: [String] = []
         let tasks = [
             GPTTaskArgs(model: BundledModel.huggingFaceID, messages: [.text(.user, "What is 2+2?")], generationConfig: GenerationConfig(maxNewTokens: 24)),
             GPTTaskArgs(
@@ -157,11 +193,15 @@ import Testing
             }
             group.wait()
             for (k, i) in order.enumerated() {
-                let bytes = try #require(files.withLock { $0[k] })
-                #expect(bytes == alone[i], "0.json of task \(i) in order \(order)")
-                #expect(score(bytes) == score(alone[i]))
+                guard let bytes = files.withLock({ $0[k] }) else {
+                    failures.append("task \(i) in order \(order) failed")
+                    continue
+                }
+                if bytes != alone[i] { failures.append("0.json of task \(i) in order \(order)") }
+                if score(bytes) != score(alone[i]) { failures.append("score of task \(i) in order \(order)") }
             }
         }
+        return failures
     }
 }
 
