@@ -228,6 +228,44 @@ struct LocalNetwork {
         }
     }
 
+    /// Loses the first score a node sends (the connection drops before the relay sees it).
+    final class LoseFirstScore: RelayTransport, @unchecked Sendable {
+        // Guarded by `lock`.
+        private let lock = NSLock()
+        private var lost = 0
+        let inner = HTTPClientTransport()
+        var lostCount: Int { lock.withLock { lost } }
+        func send(method: String, url: String, headers: [(String, String)], body: [UInt8]) async throws -> (status: Int, body: [UInt8]) {
+            let drop = url.hasSuffix("/score") && lock.withLock { () -> Bool in
+                defer { lost += 1 }
+                return lost == 0
+            }
+            if drop { throw CancellationError() }
+            return try await inner.send(method: method, url: url, headers: headers, body: body)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aScoreLostOnTheWayIsSentAgainAndTheTaskCompletes() async throws {
+        let generator = try #require(Self.generator)
+        let network = try LocalNetwork.make(rate: 0)
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let transport = LoseFirstScore()
+        try await network.run { running in
+            let url = running.relayURL
+            let node = NodeWorker(
+                client: RelayClient(baseURL: url, key: .generate(), transport: transport), engines: [BundledModel.modelID: generator],
+                hardware: NodeHardware(gpuName: "CPU test+Linux", gpuVRAM: 24), dataDirectory: dir, pollInterval: .milliseconds(25), slots: 2)
+            try await running.start(node)
+            let app = CrynuxClient(relay: url, wallet: .generate(), validationRatePercent: 0)
+            try await network.fund(app.address)
+            let completion = try await app.chat(model: "HuggingFaceTB/SmolLM2-135M-Instruct", messages: Self.question, generation: GenerationConfig(maxNewTokens: 32))
+            #expect(completion.choices.first?.message.content == Self.answer)
+            #expect(transport.lostCount == 2, "one score lost, the second one sent")
+            #expect(await node.log.contains { $0.hasPrefix("scored") && $0.contains("again") })
+        }
+    }
+
     @Test func aDeadNodeTimesOutIsRefundedAndARepeatAnswers() async throws {
         let generator = try #require(Self.generator)
         let network = try LocalNetwork.make(rate: 0)

@@ -104,6 +104,8 @@ public actor NodeWorker: Service {
     /// Whether the data folder has been made private (0700) in this process.
     private var dataDirectoryIsPrivate = false
     private var scored: [String: [(name: String, bytes: [UInt8])]] = [:]
+    /// The score of each task in `scored`, sent again if the first submission did not arrive.
+    private var scores: [String: String] = [:]
     /// The relay's extensions (`token_stream`, `long_poll`, `node_slots`), read once when serving starts.
     private var extensions: Set<String> = []
     /// One handler per task the node holds, each taking its task from start to upload.
@@ -175,7 +177,8 @@ public actor NodeWorker: Service {
             do {
                 guard let held = try await tasksHeld(unless: known) else { break }
                 known = held
-                for commitment in held where handlers[commitment] == nil && !finished.contains(commitment) {
+                // At most `slots` tasks in hand, whatever the relay names: a task beyond them waits for a free one.
+                for commitment in held where handlers[commitment] == nil && !finished.contains(commitment) && handlers.count < slots {
                     // It names a folder of ours: only a well-formed commitment (0x + 64 hex digits) is taken from the relay.
                     guard Self.isCommitment(commitment) else {
                         note("the relay named a malformed task commitment; ignored")
@@ -280,8 +283,12 @@ public actor NodeWorker: Service {
             record = changed
         }
         switch record.status {
-        case 1, 2:  // started: compute, once
-            guard scored[commitment] == nil else { return false }
+        case 1, 2:  // started: compute, once (and send the score again if it did not arrive)
+            if let score = scores[commitment] {
+                try await client.submitScore(commitment, score: score)
+                note("scored \(commitment) again: \(score)")
+                return true
+            }
             try await execute(record)
             return true
         case 5, 6, 7:  // validated, group validated, invalidated (evidence): upload
@@ -293,12 +300,14 @@ public actor NodeWorker: Service {
             note("uploaded \(commitment)")
             markFinished(commitment)
             scored[commitment] = nil
+            scores[commitment] = nil
             return true
         case 4:  // scored: the creator validates (with the long poll, the wait above was the pause)
             return polling
         default:  // ended, or not (or no longer) ours to act on
             markFinished(commitment)
             scored[commitment] = nil
+            scores[commitment] = nil
             return true
         }
     }
@@ -375,6 +384,7 @@ public actor NodeWorker: Service {
         try Data(file).write(to: URL(fileURLWithPath: dir + "/0.json"), options: .atomic)
         let score = Hex.encode(SHA256.hash(data: file), prefix: true)
         scored[commitment] = [("0.json", file)]
+        scores[commitment] = score
         try await client.submitScore(commitment, score: score)
         note("scored \(commitment): \(score)")
     }
@@ -402,6 +412,7 @@ public actor NodeWorker: Service {
         }
         let score = try PerceptionHash.score(pngs: images)
         scored[commitment] = images.enumerated().map { ("\($0.offset).png", $0.element) }
+        scores[commitment] = score
         try await client.submitScore(commitment, score: score)
         note("scored \(commitment): \(score)")
     }
