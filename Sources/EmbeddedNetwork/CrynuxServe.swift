@@ -36,10 +36,9 @@ public enum CrynuxServe {
         guard !manifest.files.isEmpty else {
             throw EmbeddedNetworkError("\(modelDirectory) has no models: run `crynux model fetch` first (make serve does)")
         }
-        let sizing = NodeSizing(
-            slots: settings.nodeSlots, threads: settings.nodeThreads, cores: ProcessInfo.processInfo.activeProcessorCount,
-            memory: ProcessInfo.processInfo.physicalMemory, models: manifest.files.map { modelDirectory + "/" + $0.file })
-        let engines = try NodeRunner.engines(in: modelDirectory, threads: sizing.threads)
+        let threads = NodeSizing.threads(settings.nodeThreads, cores: ProcessInfo.processInfo.activeProcessorCount)
+        let engines = try NodeRunner.engines(in: modelDirectory, threads: threads.count)
+        let slots = NodeSizing.slots(settings.nodeSlots, memory: ProcessInfo.processInfo.physicalMemory, models: engines.values.map(\.model.config))
 
         var configuration = EmbeddedNetwork.Configuration()
         configuration.relayPort = settings.relayPort
@@ -58,7 +57,7 @@ public enum CrynuxServe {
         let detected = hardware.gpuVRAM
         hardware.gpuVRAM = max(detected, settings.defaultVRAM)
         let node = network.node(
-            relayURL: relayURL, key: nodeKey, engines: engines, hardware: hardware, dataDirectory: data + "/node", slots: sizing.slots,
+            relayURL: relayURL, key: nodeKey, engines: engines, hardware: hardware, dataDirectory: data + "/node", slots: slots.count,
             logger: Logger(label: "crynux.node"))
 
         let client = CrynuxClient(relay: relayURL, wallet: bridgeKey, store: store, validationRatePercent: 0)
@@ -73,7 +72,7 @@ public enum CrynuxServe {
                 "url": "http://\(settings.host):\(settings.port)/v1", "relay": "\(relayURL) (embedded)", "models": "\(models + settings.imageModels)",
                 "data": "\(data)", "wallet": "\(client.address)", "node": "\(nodeKey.address.checksummed)",
                 "node_vram_gb": "\(hardware.gpuVRAM) (detected \(detected); default_vram_gb \(settings.defaultVRAM))",
-                "node_slots": "\(sizing.slots) (\(sizing.slotsReason))", "node_threads": "\(sizing.threads) (\(sizing.threadsReason))",
+                "node_slots": "\(slots.count) (\(slots.reason))", "node_threads": "\(threads.count) (\(threads.reason))",
             ])
         let group = ServiceGroup(
             configuration: .init(
@@ -86,46 +85,25 @@ public enum CrynuxServe {
 
 /// How many tasks the embedded node runs at once and on how many threads: the settings when given, else sized from the
 /// machine (threads: a core each, one core left to the relay and the Bridge; slots: a full-context KV cache each for
-/// the largest model, within a quarter of the memory, at most 16).
-struct NodeSizing {
-    /// Tasks at once.
-    var slots: Int
-    /// Engine threads.
-    var threads: Int
-    /// Where `slots` came from, for the start-up line.
-    var slotsReason: String
-    /// Where `threads` came from.
-    var threadsReason: String
-
+/// the largest model, within a quarter of the memory, at most 16). Each figure comes with where it came from, for the
+/// start-up line.
+enum NodeSizing {
     /// The most slots sized automatically.
     static let maxAutomaticSlots = 16
 
-    init(slots: Int, threads: Int, cores: Int, memory: UInt64, models: [String]) {
-        if threads > 0 {
-            self.threads = threads
-            threadsReason = "node_threads"
-        } else {
-            self.threads = max(1, cores - 1)
-            threadsReason = "\(cores) cores, one left to the network"
-        }
-        if slots > 0 {
-            self.slots = slots
-            slotsReason = "node_slots"
-        } else {
-            // KV bytes per token × context, for the largest model of the folder (read from its header, not loaded).
-            let perSlot = models.compactMap { path -> Int? in
-                guard let file = try? GGUFFile(path: path), let arch = file.architecture,
-                    let layers = file["\(arch).block_count"]?.int, let embedding = file["\(arch).embedding_length"]?.int,
-                    let heads = file["\(arch).attention.head_count"]?.int, heads > 0
-                else { return nil }
-                let kvHeads = file["\(arch).attention.head_count_kv"]?.int ?? heads
-                let context = file["\(arch).context_length"]?.int ?? 2048
-                return 2 * layers * kvHeads * (embedding / heads) * context * MemoryLayout<Float>.size
-            }.max() ?? (1 << 30)
-            let budget = Int(min(memory / 4, UInt64(Int.max / 2)))
-            self.slots = max(1, min(Self.maxAutomaticSlots, budget / max(1, perSlot)))
-            slotsReason = "\(memory >> 30) GB memory, \(perSlot >> 20) MB of KV cache per full-context slot, at most \(Self.maxAutomaticSlots)"
-        }
+    /// Engine threads: `setting` when positive, else one per core less one.
+    static func threads(_ setting: Int, cores: Int) -> (count: Int, reason: String) {
+        setting > 0 ? (setting, "node_threads") : (max(1, cores - 1), "\(cores) cores, one left to the network")
+    }
+
+    /// Slots: `setting` when positive, else as many full-context KV caches of the largest of `models` as a quarter of
+    /// `memory` holds, 1…16.
+    static func slots(_ setting: Int, memory: UInt64, models: [ModelConfig]) -> (count: Int, reason: String) {
+        guard setting <= 0 else { return (setting, "node_slots") }
+        let perSlot = models.map { 2 * $0.layers * $0.kvHeads * $0.headDimension * $0.contextLength * MemoryLayout<Float>.size }.max() ?? (1 << 30)
+        let budget = Int(min(memory / 4, UInt64(Int.max / 2)))
+        let count = max(1, min(maxAutomaticSlots, budget / max(1, perSlot)))
+        return (count, "\(memory >> 30) GB memory, \(perSlot >> 20) MB of KV cache per full-context slot, at most \(maxAutomaticSlots)")
     }
 }
 

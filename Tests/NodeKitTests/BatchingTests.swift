@@ -55,17 +55,15 @@ import Testing
         return sequences
     }
 
-    /// Runs `requests` at once from threads of their own, each starting after its delay; their token sequences.
-    static func together(_ g: TextGenerator, _ requests: [(Request, delayMs: Int)]) throws -> [[[Int]]] {
-        let results = Locked<[Int: Result<[[Int]], EngineError>]>([:])
+    /// Runs `body(0)`, `body(1)`, … at once, each on a thread of its own after its delay in ms; their results in order.
+    static func concurrently<T: Sendable>(delaysMs: [Int], _ body: @escaping @Sendable (Int) throws -> T) -> [Result<T, any Error>] {
+        let results = Locked<[Int: Result<T, any Error>]>([:])
         let group = DispatchGroup()
-        for (i, (r, delay)) in requests.enumerated() {
+        for (i, delay) in delaysMs.enumerated() {
             group.enter()
             let thread = Thread {
                 if delay > 0 { Thread.sleep(forTimeInterval: Double(delay) / 1000) }
-                let outcome = Result { () throws(EngineError) in
-                    try g.generate(prompt: r.prompt, maxNewTokens: r.maxNewTokens, sampling: r.sampling, count: r.count).map(\.tokens)
-                }
+                let outcome = Result { try body(i) }
                 results.withLock { $0[i] = outcome }
                 group.leave()
             }
@@ -73,10 +71,15 @@ import Testing
             thread.start()
         }
         group.wait()
-        return try (0..<requests.count).map { i in
-            guard let result = results.withLock({ $0[i] }) else { throw EngineError("request \(i) never finished") }
-            return try result.get()
-        }
+        return delaysMs.indices.map { i in results.withLock { $0[i] } ?? .failure(EngineError("call \(i) never finished")) }
+    }
+
+    /// Runs `requests` at once from threads of their own, each starting after its delay; their token sequences.
+    static func together(_ g: TextGenerator, _ requests: [(Request, delayMs: Int)]) throws -> [[[Int]]] {
+        try concurrently(delaysMs: requests.map(\.delayMs)) { i in
+            let r = requests[i].0
+            return try g.generate(prompt: r.prompt, maxNewTokens: r.maxNewTokens, sampling: r.sampling, count: r.count).map(\.tokens)
+        }.map { try $0.get() }
     }
 
     /// Runs `body` on a thread of its own: these tests block for seconds, and the suites that run beside them need the
@@ -181,19 +184,9 @@ import Testing
         func score(_ bytes: [UInt8]) -> String { Hex.encode(SHA256.hash(data: bytes), prefix: true) }
         let alone = try tasks.map(file)
         for order in [[0, 1, 2], [2, 0, 1], [1, 2, 0, 0]] {
-            let files = Locked<[Int: [UInt8]]>([:])
-            let group = DispatchGroup()
+            let files = concurrently(delaysMs: order.map { _ in 0 }) { k in try file(tasks[order[k]]) }
             for (k, i) in order.enumerated() {
-                group.enter()
-                Thread {
-                    let bytes = try? file(tasks[i])
-                    files.withLock { $0[k] = bytes }
-                    group.leave()
-                }.start()
-            }
-            group.wait()
-            for (k, i) in order.enumerated() {
-                guard let bytes = files.withLock({ $0[k] }) else {
+                guard case .success(let bytes) = files[k] else {
                     failures.append("task \(i) in order \(order) failed")
                     continue
                 }

@@ -202,6 +202,11 @@ public struct RelayClient: Sendable {
         }
     }
 
+    /// A long poll's `wait_ms`.
+    static func milliseconds(_ wait: Duration) -> String {
+        String(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     static func error(status: Int, body: [UInt8]) -> RelayAPIError {
         let json = try? JSONValue.parse(body)
         let message = json?["data"]?["message"]?.stringValue ?? json?["message"]?.stringValue ?? String(decoding: body.prefix(200), as: UTF8.self)
@@ -299,7 +304,7 @@ public struct RelayClient: Sendable {
     /// without it answers at once, as `task`).
     public func task(_ commitment: String, unlessStatus status: Int, wait: Duration) async throws(RelayAPIError) -> RelayTaskRecord {
         var query = signedQuery([JSONMember("task_id_commitment", .string(commitment))])
-        query += [("wait_ms", String(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)), ("unless_status", String(status))]
+        query += [("wait_ms", Self.milliseconds(wait)), ("unless_status", String(status))]
         let data = try await call("GET", "/v1/inference_tasks/\(commitment)", query: query)
         return RelayTaskRecord(json: data ?? .null)
     }
@@ -458,8 +463,7 @@ public struct RelayClient: Sendable {
     /// The node's current task once it is not `known`, or at the latest after `wait` (our relay's long poll; a relay
     /// without it answers at once).
     public func currentTask(unless known: String?, wait: Duration) async throws(RelayAPIError) -> String? {
-        let ms = wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000
-        let data = try await call("GET", "/v1/node/\(address)/task", query: [("wait_ms", String(ms)), ("unless", known ?? "")])
+        let data = try await call("GET", "/v1/node/\(address)/task", query: [("wait_ms", Self.milliseconds(wait)), ("unless", known ?? "")])
         guard let c = data?.stringValue, !c.isEmpty else { return nil }
         return c
     }
@@ -473,8 +477,7 @@ public struct RelayClient: Sendable {
     /// Every task this node holds, oldest first, once the list is not `known`, or at the latest after `wait` (our
     /// relay's `node_slots` extension with its long poll).
     public func currentTasks(unless known: [String], wait: Duration) async throws(RelayAPIError) -> [String] {
-        let ms = wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000
-        let data = try await call("GET", "/v1/node/\(address)/tasks", query: [("wait_ms", String(ms)), ("unless", known.joined(separator: ","))])
+        let data = try await call("GET", "/v1/node/\(address)/tasks", query: [("wait_ms", Self.milliseconds(wait)), ("unless", known.joined(separator: ","))])
         guard case .array(let items)? = data else { return [] }
         return items.compactMap(\.stringValue)
     }

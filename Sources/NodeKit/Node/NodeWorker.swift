@@ -103,9 +103,8 @@ public actor NodeWorker: Service {
     private var finishedOrder: [String] = []
     /// Whether the data folder has been made private (0700) in this process.
     private var dataDirectoryIsPrivate = false
-    private var scored: [String: [(name: String, bytes: [UInt8])]] = [:]
-    /// The score of each task in `scored`, sent again if the first submission did not arrive.
-    private var scores: [String: String] = [:]
+    /// Each scored task's result files (uploaded once validated) and score (sent again if it did not arrive).
+    private var scored: [String: (files: [(name: String, bytes: [UInt8])], score: String)] = [:]
     /// The relay's extensions (`token_stream`, `long_poll`, `node_slots`), read once when serving starts.
     private var extensions: Set<String> = []
     /// One handler per task the node holds, each taking its task from start to upload.
@@ -284,7 +283,7 @@ public actor NodeWorker: Service {
         }
         switch record.status {
         case 1, 2:  // started: compute, once (and send the score again if it did not arrive)
-            if let score = scores[commitment] {
+            if let score = scored[commitment]?.score {
                 try await client.submitScore(commitment, score: score)
                 note("scored \(commitment) again: \(score)")
                 return true
@@ -292,7 +291,7 @@ public actor NodeWorker: Service {
             try await execute(record)
             return true
         case 5, 6, 7:  // validated, group validated, invalidated (evidence): upload
-            guard let files = scored[commitment] else {
+            guard let files = scored[commitment]?.files else {
                 markFinished(commitment)
                 return true
             }
@@ -300,14 +299,12 @@ public actor NodeWorker: Service {
             note("uploaded \(commitment)")
             markFinished(commitment)
             scored[commitment] = nil
-            scores[commitment] = nil
             return true
         case 4:  // scored: the creator validates (with the long poll, the wait above was the pause)
             return polling
         default:  // ended, or not (or no longer) ours to act on
             markFinished(commitment)
             scored[commitment] = nil
-            scores[commitment] = nil
             return true
         }
     }
@@ -383,8 +380,7 @@ public actor NodeWorker: Service {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try Data(file).write(to: URL(fileURLWithPath: dir + "/0.json"), options: .atomic)
         let score = Hex.encode(SHA256.hash(data: file), prefix: true)
-        scored[commitment] = [("0.json", file)]
-        scores[commitment] = score
+        scored[commitment] = ([("0.json", file)], score)
         try await client.submitScore(commitment, score: score)
         note("scored \(commitment): \(score)")
     }
@@ -411,8 +407,7 @@ public actor NodeWorker: Service {
             return
         }
         let score = try PerceptionHash.score(pngs: images)
-        scored[commitment] = images.enumerated().map { ("\($0.offset).png", $0.element) }
-        scores[commitment] = score
+        scored[commitment] = (images.enumerated().map { ("\($0.offset).png", $0.element) }, score)
         try await client.submitScore(commitment, score: score)
         note("scored \(commitment): \(score)")
     }

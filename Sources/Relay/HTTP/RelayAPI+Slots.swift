@@ -20,15 +20,23 @@ extension API {
     /// `GET /v1/node/{address}/tasks`: every task the node holds, oldest first; with `wait_ms`, answers once the list is
     /// not `unless` (the commitments joined by commas) or at the deadline.
     func nodeTasks(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
+        let held = try await heldTasks(request, context) { $0.joined(separator: ",") }
+        return RelayHTTP.success(.array(held.map { .string($0) }))
+    }
+
+    /// The tasks the path's node holds, oldest first. With `wait_ms`, read once `describe` of them is not the query's
+    /// `unless`, or at the deadline.
+    func heldTasks(
+        _ request: Request, _ context: RelayRequestContext, describe: @escaping @Sendable ([String]) -> String
+    ) async throws -> [String] {
         let address = try param(context, "address")
         let input = try await input(request, context, readingBody: false)
         if let deadline = try waitDeadline(input) {
             let unless = input.string("unless") ?? ""
             try await waitUntil(deadline) {
-                try await service.read { state throws(RelayError) in try state.currentTasks(of: address).joined(separator: ",") != unless }
+                try await service.read { state throws(RelayError) in describe(try state.currentTasks(of: address)) != unless }
             }
         }
-        let tasks = try await service.read { state throws(RelayError) in try state.currentTasks(of: address) }
-        return RelayHTTP.success(.array(tasks.map { .string($0) }))
+        return try await service.read { state throws(RelayError) in try state.currentTasks(of: address) }
     }
 }

@@ -316,15 +316,9 @@ struct API: Sendable {
     }
 
     func nodeTask(_ request: Request, _ context: RelayRequestContext) async throws -> Response {
-        let address = try param(context, "address")
-        // Our long poll: with `wait_ms`, answer once the node's current task is not `unless` (or at the deadline).
-        let input = try await input(request, context, readingBody: false)
-        if let deadline = try waitDeadline(input) {
-            let unless = input.string("unless") ?? ""
-            try await waitUntil(deadline) { try await service.read { state throws(RelayError) in (try state.currentTask(of: address) ?? "") != unless } }
-        }
-        let current = try await service.read { state throws(RelayError) in try state.currentTask(of: address) }
-        return RelayHTTP.success(current.map { .string($0) } ?? .string(""))
+        // Our long poll: with `wait_ms`, answer once the node's current (oldest) task is not `unless` (or at the deadline).
+        let held = try await heldTasks(request, context) { $0.first ?? "" }
+        return RelayHTTP.success(.string(held.first ?? ""))
     }
 
     func nodeAction(_ action: String, _ request: Request, _ context: RelayRequestContext) async throws -> Response {
