@@ -176,8 +176,10 @@ public actor NodeWorker: Service {
             do {
                 guard let held = try await tasksHeld(unless: known) else { break }
                 known = held
-                // At most `slots` tasks in hand, whatever the relay names: a task beyond them waits for a free one.
-                for commitment in held where handlers[commitment] == nil && !finished.contains(commitment) && handlers.count < slots {
+                // At most `slots` tasks in hand, whatever the relay names. A handler whose task the relay no longer lists is
+                // only finishing up (the relay freed its slot on the upload), so it does not count.
+                var inHand = handlers.keys.filter(held.contains).count
+                for commitment in held where handlers[commitment] == nil && !finished.contains(commitment) && inHand < slots {
                     // It names a folder of ours: only a well-formed commitment (0x + 64 hex digits) is taken from the relay.
                     guard Self.isCommitment(commitment) else {
                         note("the relay named a malformed task commitment; ignored")
@@ -185,6 +187,7 @@ public actor NodeWorker: Service {
                         continue
                     }
                     handlers[commitment] = Task { await self.handle(commitment) }
+                    inHand += 1
                 }
             } catch let error as RelayAPIError where error.isRetryable {
                 note("relay unreachable, retrying: \(error)")
